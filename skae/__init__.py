@@ -1,0 +1,8 @@
+"""skae: PyTorch autoencoders as scikit-learn estimators."""
+
+from skae._outlier import AutoencoderOutlierDetector
+from skae._transformer import AutoencoderTransformer
+
+__version__ = "0.1.0"
+
+__all__ = ["AutoencoderOutlierDetector", "AutoencoderTransformer", "__version__"]

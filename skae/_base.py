@@ -1,0 +1,439 @@
+"""Shared parameters, validation, scaling, seeding and training of skae's
+estimators."""
+
+import copy
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+from torch import nn
+
+from skae._losses import AutoencoderLoss, output_to_data, reconstruction_error
+from skae._modules import ACTIVATIONS, Autoencoder, ConvAutoencoder, MLPAutoencoder
+from skae._net import (
+    AutoencoderNet,
+    NonFiniteLossError,
+    StopOnNonFiniteLoss,
+    TensorBatches,
+)
+
+_DEFAULT_HIDDEN = {"mlp": (128, 64), "conv": (32, 64), "linear": ()}
+
+# Rows per forward pass at inference: large enough that per-call overhead
+# vanishes, small enough to bound memory (8192 rows of 784 floats is 26 MB).
+_INFERENCE_BATCH_SIZE = 8192
+
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+
+
+def _resolve_device(device):
+    """Map the ``device`` parameter to a torch device name, or raise."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "device='cuda' was requested but CUDA is not available: this torch "
+            f"build ({torch.__version__}) sees no GPU. Use device='cpu', or "
+            "device='auto' to use a GPU only when there is one."
+        )
+    return device
+
+
+def _image_shape(image_shape, n_features):
+    """Return ``(channels, height, width)`` for rows of ``n_features``."""
+    if image_shape is None:
+        side = math.isqrt(n_features)
+        if side * side == n_features:
+            return (1, side, side)
+        return (1, 1, n_features)
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(
+            "image_shape must be (height, width) or (channels, height, width) "
+            f"of positive integers, got {image_shape!r}."
+        )
+    if math.prod(shape) != n_features:
+        raise ValueError(
+            f"image_shape={image_shape!r} has {math.prod(shape)} values per "
+            f"image, but X has {n_features} features."
+        )
+    return shape
+
+
+class _BaseAutoencoder(BaseEstimator):
+    """Parameters and machinery shared by skae's estimators.
+
+    Subclasses set the public ``__init__`` (with their own defaults) and the
+    public methods; everything that trains or runs the network lives here.
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "architecture": [StrOptions({"mlp", "linear", "conv"}), type],
+        "hidden_layer_sizes": ["array-like", None],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "image_shape": ["array-like", None],
+        "module_kwargs": [dict, None],
+        "variational": ["boolean"],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "sparsity": [Interval(Real, 0, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "noise_type": [StrOptions({"gaussian", "masking"})],
+        "loss": [StrOptions({"mse", "bce"})],
+        "scaling": [StrOptions({"auto", "standard", "minmax"}), None],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS))],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [StrOptions({"cpu", "cuda", "auto"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------------
+    # Validation of what _parameter_constraints cannot express
+    # ------------------------------------------------------------------
+    def _check_params(self, n_features):
+        """Check combinations of parameters; return the network spec."""
+        architecture = self.architecture
+        hidden = self.hidden_layer_sizes
+        n_components = self._resolve_n_components(n_features)
+        if isinstance(architecture, type):
+            if not issubclass(architecture, nn.Module):
+                raise ValueError(
+                    "architecture must be 'mlp', 'linear', 'conv' or a subclass "
+                    f"of torch.nn.Module, got {architecture!r}."
+                )
+            if hidden is not None or self.image_shape is not None:
+                raise ValueError(
+                    "hidden_layer_sizes and image_shape apply to the built-in "
+                    "architectures; a custom module takes its own arguments "
+                    "through module_kwargs."
+                )
+            kwargs = {"n_features": n_features, "n_components": n_components}
+            return architecture, {**kwargs, **(self.module_kwargs or {})}
+
+        if self.module_kwargs:
+            raise ValueError(
+                "module_kwargs is only used with a custom module as architecture; "
+                f"got architecture={architecture!r}."
+            )
+        hidden = _DEFAULT_HIDDEN[architecture] if hidden is None else hidden
+        hidden = tuple(np.asarray(hidden, dtype=np.int64).ravel().tolist())
+        if any(h < 1 for h in hidden):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers, got {hidden}."
+            )
+        if architecture == "linear" and hidden:
+            raise ValueError(
+                "architecture='linear' has no hidden layers; leave "
+                f"hidden_layer_sizes=None, got {self.hidden_layer_sizes!r}."
+            )
+        if architecture == "conv" and not hidden:
+            raise ValueError(
+                "architecture='conv' needs at least one convolution: "
+                "hidden_layer_sizes gives the number of channels of each."
+            )
+        if architecture != "conv" and self.image_shape is not None:
+            raise ValueError(
+                f"image_shape is used by architecture='conv' only, got "
+                f"architecture={architecture!r}."
+            )
+        common = {"n_components": n_components, "variational": self.variational}
+        if architecture == "conv":
+            return ConvAutoencoder, {
+                **common,
+                "image_shape": _image_shape(self.image_shape, n_features),
+                "channels": hidden,
+                "activation": self.activation,
+            }
+        return MLPAutoencoder, {
+            **common,
+            "n_features": n_features,
+            "hidden_layer_sizes": hidden,
+            "activation": "identity" if architecture == "linear" else self.activation,
+        }
+
+    def _resolve_n_components(self, n_features):
+        return self.n_components
+
+    def _check_noise(self):
+        if self.noise_type == "masking" and self.noise >= 1:
+            raise ValueError(
+                "With noise_type='masking', noise is the probability of zeroing "
+                f"an input and must be below 1, got noise={self.noise}."
+            )
+
+    # ------------------------------------------------------------------
+    # Scaling
+    # ------------------------------------------------------------------
+    def _scaling_method(self):
+        if self.scaling == "auto":
+            return "minmax" if self.loss == "bce" else "standard"
+        return self.scaling
+
+    def _fit_scaling(self, X):
+        """Learn ``center_`` and ``scale_`` (float64) from ``X``."""
+        method = self._scaling_method()
+        n_features = X.shape[1]
+        if method is None:
+            center, scale = np.zeros(n_features), np.ones(n_features)
+        elif method == "standard":
+            center = X.mean(axis=0, dtype=np.float64)
+            scale = X.std(axis=0, dtype=np.float64)
+        else:
+            center = X.min(axis=0).astype(np.float64)
+            scale = X.max(axis=0).astype(np.float64) - center
+        # Constant features: leave them centred at zero rather than divide by 0.
+        scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(1, abs(center))] = 1
+        self.center_ = center
+        self.scale_ = scale
+
+    def _scale(self, X, dtype=None):
+        """Scaled copy of ``X``, the network's input, of ``dtype`` or X's.
+
+        For ``loss="bce"``, values are clipped to [0, 1]: new data may fall
+        outside the training range, and the targets of a binary
+        cross-entropy must not.
+        """
+        Xs = ((X - self.center_) / self.scale_).astype(dtype or X.dtype, copy=False)
+        if self.loss == "bce":
+            np.clip(Xs, 0, 1, out=Xs)
+        return Xs
+
+    def _check_bce_range(self, X):
+        """Raise if training data leave [0, 1] after scaling, for ``"bce"``."""
+        if self.loss != "bce":
+            return
+        low = ((X.min(axis=0) - self.center_) / self.scale_).min()
+        high = ((X.max(axis=0) - self.center_) / self.scale_).max()
+        if low < -1e-6 or high > 1 + 1e-6:
+            raise ValueError(
+                "loss='bce' needs inputs in [0, 1] after scaling, but with "
+                f"scaling={self.scaling!r} they span [{low:.3g}, {high:.3g}]. "
+                "Use scaling='minmax' (or 'auto'), or rescale X to [0, 1]."
+            )
+
+    def _unscale(self, Xs, dtype):
+        return (Xs * self.scale_ + self.center_).astype(dtype, copy=False)
+
+    # ------------------------------------------------------------------
+    # Training
+    # ------------------------------------------------------------------
+    def _fit(self, X):
+        """Fit scaling and network on validated ``X``; set fitted attributes."""
+        n_samples, n_features = X.shape
+        network, network_kwargs = self._check_params(n_features)
+        self._check_noise()
+        device = _resolve_device(self.device)
+        self._fit_scaling(X)
+        self._check_bce_range(X)
+        Xs = self._scale(X, dtype=np.float32)
+
+        random_state = check_random_state(self.random_state)
+        seed = random_state.randint(np.iinfo(np.int32).max)
+        if self.early_stopping:
+            n_valid = math.ceil(self.validation_fraction * n_samples)
+            if n_samples - n_valid < 1:
+                raise ValueError(
+                    f"early_stopping=True holds out validation_fraction="
+                    f"{self.validation_fraction} of the data, which leaves no "
+                    f"training sample out of n_samples={n_samples}. Use more "
+                    "samples, a smaller validation_fraction, or "
+                    "early_stopping=False."
+                )
+            order = random_state.permutation(n_samples)
+            X_valid, X_train = Xs[order[:n_valid]], Xs[order[n_valid:]]
+        else:
+            X_train, X_valid = Xs, None
+
+        net = self._build_net(network, network_kwargs, device, X_valid)
+        cuda_devices = [torch.device(device).index or 0] if device != "cpu" else []
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(seed)
+            try:
+                net.fit(torch.from_numpy(X_train).to(device))
+            except NonFiniteLossError as exc:
+                raise ValueError(
+                    f"Training diverged: the {self.loss} loss became {exc.loss} "
+                    f"at epoch {exc.epoch}. Likely causes: a learning rate too "
+                    f"high for this data (learning_rate_init="
+                    f"{self.learning_rate_init}), inputs with extreme values "
+                    f"(scaling={self.scaling!r}), or a penalty weight too large "
+                    f"(sparsity={self.sparsity}, beta={self.beta})."
+                ) from None
+        net.module_.eval()
+
+        history = net.history
+        self.net_ = net
+        self.n_components_ = self._resolve_n_components(n_features)
+        self.n_iter_ = len(history)
+        self.loss_curve_ = list(history[:, "train_loss"])
+        self.best_loss_ = float(np.min(self.loss_curve_))
+        if self.early_stopping:
+            self.validation_scores_ = [-loss for loss in history[:, "valid_loss"]]
+            self.best_validation_score_ = float(np.max(self.validation_scores_))
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _build_net(self, network, network_kwargs, device, X_valid):
+        monitor = "valid_loss" if self.early_stopping else "train_loss"
+        callbacks = [
+            ("stop_on_non_finite_loss", StopOnNonFiniteLoss()),
+            (
+                "early_stopping",
+                EarlyStopping(
+                    monitor=monitor,
+                    patience=self.n_iter_no_change,
+                    threshold=self.tol,
+                    threshold_mode="abs",
+                    load_best=self.early_stopping,
+                    sink=print if self.verbose else _silent,
+                ),
+            ),
+        ]
+        optimizer_kwargs = {"weight_decay": self.weight_decay}
+        if self.optimizer == "sgd":
+            optimizer_kwargs["momentum"] = 0.9
+        train_split = None
+        if X_valid is not None:
+            train_split = predefined_split(
+                Dataset(torch.from_numpy(X_valid).to(device))
+            )
+        return AutoencoderNet(
+            module=Autoencoder,
+            module__network=network,
+            module__network_kwargs=network_kwargs,
+            module__variational=self.variational,
+            module__noise=self.noise,
+            module__noise_type=self.noise_type,
+            criterion=AutoencoderLoss,
+            criterion__loss=self.loss,
+            criterion__sparsity=self.sparsity,
+            criterion__beta=self.beta,
+            optimizer=_OPTIMIZERS[self.optimizer],
+            lr=self.learning_rate_init,
+            **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
+            max_epochs=self.max_iter,
+            batch_size=self.batch_size,
+            iterator_train=TensorBatches,
+            iterator_train__shuffle=True,
+            iterator_valid=TensorBatches,
+            train_split=train_split,
+            callbacks=callbacks,
+            device=device,
+            verbose=int(self.verbose),
+        )
+
+    # ------------------------------------------------------------------
+    # Inference, on validated and scaled data
+    # ------------------------------------------------------------------
+    def _run(self, Xs, method):
+        """Apply ``method(module, batch)`` to the rows of ``Xs`` in large batches.
+
+        float32 rows run through the trained float32 module. float64 rows run
+        through a float64 copy of it: float32 matrix products round
+        differently with the number of rows, by about 1e-7, and float64 input
+        should give a result that does not depend on how the rows are batched.
+        """
+        module = self.net_.module_
+        device = self.net_.device
+        outputs = []
+        with torch.inference_mode():
+            if Xs.dtype == np.float64:
+                module = copy.deepcopy(module).to(torch.float64)
+            for start in range(0, max(len(Xs), 1), _INFERENCE_BATCH_SIZE):
+                batch = torch.from_numpy(Xs[start : start + _INFERENCE_BATCH_SIZE])
+                outputs.append(method(module, batch.to(device)).cpu())
+        return torch.cat(outputs).numpy()
+
+    def _encode(self, Xs):
+        return self._run(Xs, lambda module, x: module.encode(x))
+
+    def _decode(self, Z):
+        return self._run(
+            Z, lambda module, z: output_to_data(module.decode(z), self.loss)
+        )
+
+    def _reconstruction_error(self, Xs):
+        """Per-sample reconstruction error (float64) of scaled rows."""
+
+        def error(module, x):
+            output = module.decode(module.encode(x))
+            return reconstruction_error(output, x, self.loss)
+
+        return self._run(Xs, error).astype(np.float64)
+
+    def score_samples(self, X):
+        """Minus the reconstruction error of each sample.
+
+        The error is the loss (squared error or binary cross-entropy) averaged
+        over features, measured after the internal scaling, exactly as in
+        training.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to reconstruct.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Higher is better: the lower, the more abnormal the sample.
+        """
+        return self._score_samples(self._validate_X(X))
+
+    def _score_samples(self, X):
+        return -self._reconstruction_error(self._scale(X))
+
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+
+    def _validate_Z(self, Z):
+        check_is_fitted(self)
+        Z = check_array(Z, dtype=[np.float64, np.float32])
+        n_components = self.n_components_
+        if Z.shape[1] != n_components:
+            raise ValueError(
+                f"Z has {Z.shape[1]} features, but {type(self).__name__} has "
+                f"{n_components} components."
+            )
+        return Z
+
+    def _sample(self, n_samples, random_state):
+        check_is_fitted(self)
+        generator = torch.Generator().manual_seed(
+            int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        )
+        Z = torch.randn(n_samples, self.n_components_, generator=generator).numpy()
+        return self._unscale(self._decode(Z), np.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _silent(*args, **kwargs):
+    """A sink for skorch callbacks that prints nothing."""

@@ -1,0 +1,90 @@
+"""Reconstruction errors and the training objective.
+
+This module depends on torch only. The per-sample reconstruction error defined
+here is the one both training and scoring use: the estimators' ``score_samples``
+is its negative, and the training objective is its mean plus penalties.
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def reconstruction_error(output, target, loss):
+    """Per-sample reconstruction error, averaged over features.
+
+    Parameters
+    ----------
+    output : torch.Tensor of shape (n_samples, n_features)
+        Raw decoder output: the reconstruction for ``"mse"``, logits for
+        ``"bce"``.
+    target : torch.Tensor of shape (n_samples, n_features)
+        The clean input.
+    loss : {"mse", "bce"}
+        Squared error, or binary cross-entropy on ``sigmoid(output)``.
+
+    Returns
+    -------
+    error : torch.Tensor of shape (n_samples,)
+        Zero for a perfect reconstruction, for both losses: the binary
+        cross-entropy is reported minus the entropy of the target, which
+        makes it the KL divergence between target and reconstruction. That
+        constant does not change the gradient, but without it a sample's
+        error would depend on how far its own values are from 0 and 1.
+    """
+    if loss == "mse":
+        return (output - target).square().mean(dim=1)
+    cross_entropy = F.binary_cross_entropy_with_logits(output, target, reduction="none")
+    entropy = -(torch.xlogy(target, target) + torch.xlogy(1 - target, 1 - target))
+    return (cross_entropy - entropy).mean(dim=1)
+
+
+def output_to_data(output, loss):
+    """Map raw decoder output to the data space: the identity, or a sigmoid."""
+    return torch.sigmoid(output) if loss == "bce" else output
+
+
+def kl_divergence(mean, log_var):
+    """Per-sample KL divergence of N(mean, exp(log_var)) from N(0, I)."""
+    return 0.5 * (mean.square() + log_var.exp() - 1.0 - log_var).sum(dim=1)
+
+
+class AutoencoderLoss(nn.Module):
+    """Training objective of every skae autoencoder.
+
+    The mean over the batch of::
+
+        reconstruction_error + sparsity * mean(|code|) + beta * KL / n_features
+
+    The KL term of a variational code is divided by the number of features
+    because the reconstruction error is a mean over features: the objective is
+    then the negative evidence lower bound divided by ``n_features`` (for
+    ``beta=1`` and a Gaussian or Bernoulli decoder, up to constants), on the
+    same scale as a plain autoencoder's, so the same learning rate suits both.
+
+    Parameters
+    ----------
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction error, see :func:`reconstruction_error`.
+    sparsity : float, default=0.0
+        Weight of the L1 penalty on the (mean) code.
+    beta : float, default=1.0
+        Weight of the KL term; used only when the forward pass returns a
+        log-variance.
+    """
+
+    def __init__(self, loss="mse", sparsity=0.0, beta=1.0):
+        super().__init__()
+        self.loss = loss
+        self.sparsity = sparsity
+        self.beta = beta
+
+    def forward(self, y_pred, target):
+        output, _, mean, log_var = y_pred
+        objective = reconstruction_error(output, target, self.loss).mean()
+        if self.sparsity:
+            objective = objective + self.sparsity * mean.abs().mean()
+        if log_var is not None:
+            kl = kl_divergence(mean, log_var).mean()
+            objective = objective + self.beta * kl / target.shape[1]
+        return objective

@@ -1,0 +1,80 @@
+"""skorch glue: the net that trains an autoencoder, and its data loading.
+
+Customised only through skorch's documented hooks: ``get_loss`` (the input is
+the target), an ``iterator_train``/``iterator_valid`` class, and callbacks.
+"""
+
+import math
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from skorch.utils import to_tensor
+
+
+class AutoencoderNet(NeuralNet):
+    """A ``NeuralNet`` whose criterion compares the output with the input.
+
+    The criterion receives the whole forward output of
+    :class:`skae._modules.Autoencoder` and the clean batch ``X`` as target, so
+    ``fit(X)`` needs no ``y``.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.criterion_(y_pred, to_tensor(X, device=self.device))
+
+
+class TensorBatches:
+    """Mini-batches sliced from one tensor, in place of a ``DataLoader``.
+
+    A ``DataLoader`` over a per-sample ``Dataset`` indexes and collates every
+    row on its own; here each batch is one indexing operation on a tensor that
+    already lives on the training device.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset
+        A dataset whose ``X`` is a 2-D tensor.
+    batch_size : int
+        Number of rows per batch; the last batch may be smaller.
+    shuffle : bool, default=False
+        Whether to draw a new permutation of the rows at each pass, from the
+        global torch generator (which the estimators seed).
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False):
+        self.X = dataset.X
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+
+    def __len__(self):
+        return math.ceil(len(self.X) / self.batch_size)
+
+    def __iter__(self):
+        n_samples = len(self.X)
+        if self.shuffle:
+            order = torch.randperm(n_samples).to(self.X.device)
+            for start in range(0, n_samples, self.batch_size):
+                yield self.X[order[start : start + self.batch_size]], None
+        else:
+            for start in range(0, n_samples, self.batch_size):
+                yield self.X[start : start + self.batch_size], None
+
+
+class NonFiniteLossError(ArithmeticError):
+    """Raised by :class:`StopOnNonFiniteLoss` when the loss is NaN or inf."""
+
+    def __init__(self, epoch, loss):
+        super().__init__(f"loss became {loss} at epoch {epoch}")
+        self.epoch = epoch
+        self.loss = loss
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stop training as soon as an epoch's training loss is not finite."""
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, "train_loss"]
+        if not np.isfinite(loss):
+            raise NonFiniteLossError(len(net.history), loss)

@@ -1,0 +1,214 @@
+"""Outlier detection by autoencoder reconstruction error."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import OutlierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from skae import _docs
+from skae._base import _BaseAutoencoder
+
+
+class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
+    __doc__ = f"""Outlier detection by the reconstruction error of an autoencoder.
+
+    An autoencoder trained on (mostly normal) data reconstructs normal samples
+    well and unusual ones badly. The score of a sample is minus its
+    reconstruction error, so, as for
+    :class:`~sklearn.ensemble.IsolationForest`, higher scores are more normal,
+    :meth:`decision_function` is negative for outliers and :meth:`predict`
+    returns -1 for outliers and +1 for inliers.
+
+    Read more in the :ref:`User Guide <user_guide>`.
+
+    Parameters
+    ----------
+    n_components : int or None, default=None
+        Size of the code. ``None`` uses ``max(1, n_features // 4)``: narrow
+        enough that the network cannot copy its input, wide enough to
+        reconstruct normal data well.
+
+    contamination : "auto" or float, default="auto"
+        Expected proportion of outliers in the training data, which sets the
+        threshold ``offset_`` on the scores:
+
+        - a float in (0, 0.5]: ``offset_`` is that quantile of the training
+          scores, so that fraction of the training data is predicted as
+          outliers;
+        - ``"auto"``: Tukey's rule on the training scores, ``offset_ = Q1 -
+          1.5 * (Q3 - Q1)`` (Q1, Q3: quartiles of the scores). A sample is an
+          outlier when its reconstruction error lies further above the upper
+          quartile of the training errors than 1.5 interquartile ranges,
+          whatever the fraction of such samples.
+
+    {_docs.NETWORK_PARAMETERS}
+
+    {_docs.TRAINING_PARAMETERS}
+
+    Attributes
+    ----------
+    offset_ : float
+        Threshold on :meth:`score_samples`: ``decision_function =
+        score_samples - offset_``.
+
+    {_docs.FITTED_ATTRIBUTES}
+
+    See Also
+    --------
+    AutoencoderTransformer : Dimensionality reduction with an autoencoder.
+    sklearn.ensemble.IsolationForest : Isolation-based outlier detection.
+    sklearn.neighbors.LocalOutlierFactor : Density-based outlier detection.
+
+    Notes
+    -----
+    With ``variational=True`` the score is still minus the reconstruction
+    error, computed from the mean of the code (not the evidence lower bound),
+    so scores are deterministic.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae import AutoencoderOutlierDetector
+    >>> rng = np.random.RandomState(0)
+    >>> t = rng.uniform(-3, 3, size=(300, 1))
+    >>> X = np.hstack([t, np.sin(t), np.cos(t)]) + 0.05 * rng.normal(size=(300, 3))
+    >>> X_outliers = rng.uniform(-3, 3, size=(5, 3))
+    >>> det = AutoencoderOutlierDetector(n_components=1, contamination=0.05,
+    ...                                  random_state=0).fit(X)
+    >>> det.predict(X_outliers)
+    array([-1, -1, -1, -1, -1])
+    >>> bool(det.score_samples(X[:5]).mean() > det.score_samples(X_outliers).mean())
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseAutoencoder._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "contamination": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, 0.5, closed="right"),
+        ],
+    }
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        contamination="auto",
+        architecture="mlp",
+        hidden_layer_sizes=None,
+        activation="relu",
+        image_shape=None,
+        module_kwargs=None,
+        variational=False,
+        beta=1.0,
+        sparsity=0.0,
+        noise=0.0,
+        noise_type="gaussian",
+        loss="mse",
+        scaling="auto",
+        max_iter=200,
+        batch_size=128,
+        learning_rate_init=3e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.contamination = contamination
+        self.architecture = architecture
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.image_shape = image_shape
+        self.module_kwargs = module_kwargs
+        self.variational = variational
+        self.beta = beta
+        self.sparsity = sparsity
+        self.noise = noise
+        self.noise_type = noise_type
+        self.loss = loss
+        self.scaling = scaling
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the autoencoder and the outlier threshold on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, possibly holding a fraction ``contamination`` of
+            outliers.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        self._fit(X)
+        scores = self._score_samples(X)
+        if self.contamination == "auto":
+            q1, q3 = np.percentile(scores, [25, 75])
+            self.offset_ = float(q1 - 1.5 * (q3 - q1))
+        else:
+            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        return self
+
+    def decision_function(self, X):
+        """Score shifted by the threshold: negative for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``score_samples(X) - offset_``.
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Predict whether each sample is an outlier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to classify.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            -1 for outliers, +1 for inliers.
+        """
+        check_is_fitted(self)
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def _resolve_n_components(self, n_features):
+        if self.n_components is None:
+            return max(1, n_features // 4)
+        return self.n_components

@@ -1,0 +1,252 @@
+"""Dimensionality reduction with an autoencoder."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from skae import _docs
+from skae._base import _BaseAutoencoder
+
+
+def _is_variational(estimator):
+    return estimator.variational
+
+
+class AutoencoderTransformer(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseAutoencoder
+):
+    __doc__ = f"""Dimensionality reduction with a PyTorch autoencoder.
+
+    Like :class:`~sklearn.decomposition.PCA`, it maps ``X`` to
+    ``n_components`` features (:meth:`transform`) and back
+    (:meth:`inverse_transform`), but through a neural network trained with
+    skorch to reconstruct its input, so the map can be nonlinear. Features are
+    standardised inside the estimator by default, so raw data can be passed.
+
+    Read more in the :ref:`User Guide <user_guide>`.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Size of the code, the number of output features of :meth:`transform`.
+
+    {_docs.NETWORK_PARAMETERS}
+
+    {_docs.TRAINING_PARAMETERS}
+
+    Attributes
+    ----------
+    {_docs.FITTED_ATTRIBUTES}
+
+    See Also
+    --------
+    AutoencoderOutlierDetector : Outlier detection by reconstruction error.
+    sklearn.decomposition.PCA : Linear dimensionality reduction.
+    sklearn.decomposition.KernelPCA : Nonlinear reduction with kernels.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoencoderTransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> ae = AutoencoderTransformer(n_components=8, max_iter=20, random_state=0)
+    >>> Z = ae.fit_transform(X)
+    >>> Z.shape
+    (1797, 8)
+    >>> ae.inverse_transform(Z).shape
+    (1797, 64)
+
+    A linear autoencoder recovers PCA's subspace; a denoising, sparse or
+    variational one is a parameter away:
+
+    >>> linear = AutoencoderTransformer(n_components=8, architecture="linear")
+    >>> denoising = AutoencoderTransformer(n_components=8, noise=0.5)
+    >>> sparse = AutoencoderTransformer(n_components=32, sparsity=0.1)
+    >>> vae = AutoencoderTransformer(n_components=2, variational=True, max_iter=5,
+    ...                              random_state=0).fit(X)
+    >>> vae.sample(3, random_state=0).shape
+    (3, 64)
+
+    Images are reconstructed with convolutions and a binary cross-entropy:
+
+    >>> conv = AutoencoderTransformer(n_components=8, architecture="conv",
+    ...                               image_shape=(1, 8, 8), loss="bce",
+    ...                               max_iter=5, random_state=0).fit(X)
+    >>> conv.transform(X[:2]).shape
+    (2, 8)
+    """
+
+    _parameter_constraints: dict = {**_BaseAutoencoder._parameter_constraints}
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        architecture="mlp",
+        hidden_layer_sizes=None,
+        activation="relu",
+        image_shape=None,
+        module_kwargs=None,
+        variational=False,
+        beta=1.0,
+        sparsity=0.0,
+        noise=0.0,
+        noise_type="gaussian",
+        loss="mse",
+        scaling="auto",
+        max_iter=200,
+        batch_size=128,
+        learning_rate_init=3e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.architecture = architecture
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.image_shape = image_shape
+        self.module_kwargs = module_kwargs
+        self.variational = variational
+        self.beta = beta
+        self.sparsity = sparsity
+        self.noise = noise
+        self.noise_type = noise_type
+        self.loss = loss
+        self.scaling = scaling
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the autoencoder to ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        self._fit(X)
+        return self
+
+    def transform(self, X):
+        """Encode ``X`` into its ``n_components`` code.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to encode.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            The code (the mean of the code for a variational autoencoder), of
+            the dtype of ``X`` (float64 unless ``X`` is float32).
+        """
+        X = self._validate_X(X)
+        return self._encode(self._scale(X)).astype(X.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """Decode codes back to the input space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            Reconstructions in the units of the training data.
+        """
+        Z = self._validate_Z(X)
+        return self._unscale(self._decode(Z.astype(np.float32)), Z.dtype)
+
+    def score(self, X, y=None):
+        """Negative mean reconstruction error, higher is better.
+
+        This lets :class:`~sklearn.model_selection.GridSearchCV` select
+        parameters such as ``n_components`` without a scorer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to reconstruct.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            Mean of :meth:`score_samples`.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    @available_if(_is_variational)
+    @validate_params(
+        {
+            "n_samples": [Interval(Integral, 1, None, closed="left")],
+            "random_state": ["random_state"],
+        },
+        prefer_skip_nested_validation=True,
+    )
+    def sample(self, n_samples=1, random_state=None):
+        """Generate new data from a variational autoencoder.
+
+        Codes are drawn from the standard normal prior and decoded.
+        Available only when ``variational=True``.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draw of the codes.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Generated samples in the units of the training data.
+        """
+        return self._sample(n_samples, random_state)
+
+    @property
+    def _n_features_out(self):
+        check_is_fitted(self)
+        return self.n_components_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
