@@ -39,7 +39,7 @@ def _mlp(sizes, activation, activate_last):
     """Stack ``Linear`` layers through ``sizes``, with ``activation`` between."""
     layers = []
     n_layers = len(sizes) - 1
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(n_in, n_out))
         if i < n_layers - 1 or activate_last:
             layers.append(ACTIVATIONS[activation]())
@@ -146,7 +146,7 @@ class ConvAutoencoder(nn.Module):
         n_flat = math.prod(self._feature_shape)
 
         encoder = []
-        for c_in, c_out in zip((n_channels, *channels[:-1]), channels):
+        for c_in, c_out in zip((n_channels, *channels[:-1]), channels, strict=True):
             encoder += [
                 nn.Conv2d(c_in, c_out, 3, stride=2, padding=1),
                 ACTIVATIONS[activation](),
@@ -161,7 +161,7 @@ class ConvAutoencoder(nn.Module):
         )
         decoder = []
         c_outs = (*reversed(channels[:-1]), n_channels)
-        for i, (c_in, c_out) in enumerate(zip(reversed(channels), c_outs)):
+        for i, (c_in, c_out) in enumerate(zip(reversed(channels), c_outs, strict=True)):
             # Layer i upsamples from encoder level L-i to level L-i-1.
             level = len(channels) - i
             padding = (
