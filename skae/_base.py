@@ -51,6 +51,18 @@ def _resolve_device(device):
     return device
 
 
+def _check_random_state(random_state):
+    """Like ``check_random_state``, but ``None`` never touches the global RNG.
+
+    scikit-learn maps ``None`` to numpy's global ``RandomState`` and draws
+    from it; here ``None`` means a generator seeded from fresh OS entropy, so
+    fitting leaves the caller's global random state exactly as it was.
+    """
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(1))
+    return check_random_state(random_state)
+
+
 def _image_shape(image_shape, n_features):
     """Return ``(channels, height, width)`` for rows of ``n_features``."""
     if image_shape is None:
@@ -249,7 +261,7 @@ class _BaseAutoencoder(BaseEstimator):
         self._check_bce_range(X)
         Xs = self._scale(X, dtype=np.float32)
 
-        random_state = check_random_state(self.random_state)
+        random_state = _check_random_state(self.random_state)
         seed = random_state.randint(np.iinfo(np.int32).max)
         if self.early_stopping:
             n_valid = math.ceil(self.validation_fraction * n_samples)
@@ -424,7 +436,7 @@ class _BaseAutoencoder(BaseEstimator):
     def _sample(self, n_samples, random_state):
         check_is_fitted(self)
         generator = torch.Generator().manual_seed(
-            int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+            int(_check_random_state(random_state).randint(np.iinfo(np.int32).max))
         )
         Z = torch.randn(n_samples, self.n_components_, generator=generator).numpy()
         return self._unscale(self._decode(Z), np.float64)

@@ -109,8 +109,11 @@ max_iter : int, default=200
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the validation split and
-        the noise. An int makes ``fit`` reproducible bit for bit on CPU. The
-        global torch and numpy random states are left untouched.
+        the noise. An int makes ``fit`` reproducible bit for bit on CPU.
+        ``None`` draws a fresh seed from the operating system at each fit.
+        Unlike most scikit-learn estimators, ``None`` does not draw from
+        numpy's global random state: fitting leaves the global numpy and
+        torch random states exactly as they were.
 
     verbose : int, default=0
         ``0`` prints nothing; ``1`` or more prints a line per epoch (loss,

@@ -232,7 +232,8 @@ class AutoencoderTransformer(
             Number of samples to generate.
 
         random_state : int, RandomState instance or None, default=None
-            Seeds the draw of the codes.
+            Seeds the draw of the codes; ``None`` uses fresh OS entropy and
+            leaves the global random states alone.
 
         Returns
         -------

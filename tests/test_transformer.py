@@ -1,0 +1,221 @@
+"""Behaviour of AutoencoderTransformer: quality, pipelines, outputs, training."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skae import AutoencoderTransformer
+
+
+@pytest.fixture(scope="module")
+def digits_ae(digits):
+    """The default transformer at n_components=8, fitted on digits."""
+    X_train, *_ = digits
+    return AutoencoderTransformer(n_components=8, random_state=0).fit(X_train)
+
+
+def _reconstruction_mse(reducer, X):
+    return np.mean((reducer.inverse_transform(reducer.transform(X)) - X) ** 2)
+
+
+def test_autoencoder_transformer_beats_pca_on_digits(digits, digits_ae):
+    X_train, X_test, *_ = digits
+    pca = PCA(n_components=8).fit(X_train)
+    ae_error = _reconstruction_mse(digits_ae, X_test)
+    pca_error = _reconstruction_mse(pca, X_test)
+    # Measured: about 4.5 for the autoencoder, 6.4 for PCA (pixel units).
+    assert ae_error < 0.9 * pca_error
+
+
+def test_autoencoder_transformer_shapes_and_feature_names(digits, digits_ae):
+    X_train, X_test, *_ = digits
+    Z = digits_ae.transform(X_test)
+    assert Z.shape == (X_test.shape[0], 8)
+    assert digits_ae.inverse_transform(Z).shape == X_test.shape
+    names = digits_ae.get_feature_names_out()
+    assert list(names) == [f"autoencodertransformer{i}" for i in range(8)]
+
+
+def test_autoencoder_transformer_fit_transform_matches_fit_then_transform(digits):
+    X_train, *_ = digits
+    params = {"n_components": 3, "max_iter": 3, "random_state": 0}
+    Z1 = AutoencoderTransformer(**params).fit_transform(X_train)
+    Z2 = AutoencoderTransformer(**params).fit(X_train).transform(X_train)
+    np.testing.assert_array_equal(Z1, Z2)
+
+
+def test_autoencoder_transformer_score_is_negative_mean_error(digits, digits_ae):
+    _, X_test, *_ = digits
+    scores = digits_ae.score_samples(X_test)
+    assert scores.shape == (X_test.shape[0],)
+    assert scores.dtype == np.float64
+    assert np.all(scores <= 0)
+    assert digits_ae.score(X_test) == pytest.approx(scores.mean())
+    # The error is measured after the internal standardisation.
+    Xs = (X_test - digits_ae.center_) / digits_ae.scale_
+    Xs_hat = (
+        digits_ae.inverse_transform(digits_ae.transform(X_test)) - digits_ae.center_
+    ) / digits_ae.scale_
+    np.testing.assert_allclose(-scores, ((Xs_hat - Xs) ** 2).mean(axis=1), rtol=1e-5)
+
+
+def test_autoencoder_transformer_in_pipeline_grid_search_next_to_pca(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("reduce", PCA()),
+            ("clf", LogisticRegression(max_iter=500)),
+        ]
+    )
+    ae = AutoencoderTransformer(n_components=8, max_iter=30, random_state=0)
+    search = GridSearchCV(pipe, {"reduce": [PCA(8), ae]}, cv=2).fit(X_train, y_train)
+    assert len(search.cv_results_["mean_test_score"]) == 2
+    # Both reducers keep digits separable at 8 components.
+    assert np.all(search.cv_results_["mean_test_score"] > 0.8)
+    assert search.score(X_test, y_test) > 0.8
+
+
+def test_autoencoder_transformer_grid_search_uses_score(digits):
+    X_train, *_ = digits
+    search = GridSearchCV(
+        AutoencoderTransformer(max_iter=20, random_state=0),
+        {"n_components": [1, 8]},
+        cv=2,
+    ).fit(X_train)
+    # A wider code reconstructs better, and score() is higher-is-better.
+    assert search.best_params_ == {"n_components": 8}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_autoencoder_transformer_output_dtype_follows_input(digits_ae, digits, dtype):
+    _, X_test, *_ = digits
+    X = X_test[:10].astype(dtype)
+    Z = digits_ae.transform(X)
+    assert Z.dtype == dtype
+    assert digits_ae.inverse_transform(Z).dtype == dtype
+    # float32 and float64 inputs agree to float32 precision.
+    np.testing.assert_allclose(
+        Z, digits_ae.transform(X_test[:10]), rtol=1e-4, atol=1e-4
+    )
+
+
+def test_autoencoder_transformer_integer_input_gives_float64(digits_ae, digits):
+    _, X_test, *_ = digits
+    assert digits_ae.transform(X_test[:5].astype(np.int64)).dtype == np.float64
+
+
+def test_autoencoder_transformer_pandas_in_and_out(digits):
+    X_train, *_ = digits
+    columns = [f"pixel_{i}" for i in range(X_train.shape[1])]
+    df = pd.DataFrame(X_train, columns=columns)
+    ae = AutoencoderTransformer(n_components=2, max_iter=2, random_state=0)
+    ae.set_output(transform="pandas")
+    Z = ae.fit_transform(df)
+    assert isinstance(Z, pd.DataFrame)
+    assert list(Z.columns) == ["autoencodertransformer0", "autoencodertransformer1"]
+    assert list(ae.feature_names_in_) == columns
+    with pytest.warns(UserWarning, match="feature names"):
+        ae.transform(X_train[:3])
+
+
+def test_autoencoder_transformer_scaling_is_undone(digits):
+    X_train, *_ = digits
+    X = X_train * 1000.0 + 5.0
+    ae = AutoencoderTransformer(n_components=8, max_iter=30, random_state=0).fit(X)
+    np.testing.assert_allclose(ae.center_, X.mean(axis=0))
+    X_hat = ae.inverse_transform(ae.transform(X))
+    # Reconstructions come back in the units of the data, not standardised.
+    assert abs(X_hat.mean() - X.mean()) < 0.05 * X.std()
+    # Pixels that never vary are kept as they are.
+    constant = X.std(axis=0) == 0
+    assert constant.any()
+    np.testing.assert_array_equal(ae.scale_[constant], 1.0)
+    np.testing.assert_allclose(X_hat[:, constant], X[:, constant], atol=1.0)
+
+
+def test_autoencoder_transformer_scaling_none_uses_raw_data(digits):
+    X_train, *_ = digits
+    ae = AutoencoderTransformer(
+        n_components=8, scaling=None, max_iter=2, random_state=0
+    ).fit(X_train)
+    np.testing.assert_array_equal(ae.center_, 0.0)
+    np.testing.assert_array_equal(ae.scale_, 1.0)
+
+
+def test_autoencoder_transformer_training_attributes(digits, digits_ae):
+    ae = digits_ae
+    assert 1 <= ae.n_iter_ <= ae.max_iter
+    assert len(ae.loss_curve_) == ae.n_iter_
+    assert len(ae.validation_scores_) == ae.n_iter_
+    assert ae.best_loss_ == min(ae.loss_curve_)
+    assert ae.best_validation_score_ == max(ae.validation_scores_)
+    # Training makes progress.
+    assert ae.loss_curve_[-1] < 0.5 * ae.loss_curve_[0]
+    # Early stopping kept the best epoch: the score on the held-out part of
+    # the training data is the best validation score.
+    assert ae.n_iter_ < ae.max_iter
+
+
+def test_autoencoder_transformer_without_early_stopping(digits):
+    X_train, *_ = digits
+    ae = AutoencoderTransformer(
+        n_components=4, early_stopping=False, max_iter=4, random_state=0
+    ).fit(X_train)
+    assert ae.n_iter_ == 4
+    assert ae.validation_scores_ is None
+    assert ae.best_validation_score_ is None
+
+
+def test_autoencoder_transformer_stops_when_training_loss_stalls(digits):
+    X_train, *_ = digits
+    ae = AutoencoderTransformer(
+        n_components=4, early_stopping=False, tol=10.0, n_iter_no_change=2
+    ).fit(X_train)
+    # No epoch can improve the loss by 10 standardised units: stop after the
+    # first epoch plus n_iter_no_change.
+    assert ae.n_iter_ == 3
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_autoencoder_transformer_optimizers_train(digits, optimizer):
+    X_train, *_ = digits
+    ae = AutoencoderTransformer(
+        n_components=4,
+        optimizer=optimizer,
+        learning_rate_init=1e-2 if optimizer == "sgd" else 3e-3,
+        weight_decay=1e-4,
+        early_stopping=False,
+        max_iter=5,
+        random_state=0,
+    ).fit(X_train)
+    assert ae.loss_curve_[-1] < ae.loss_curve_[0]
+
+
+@pytest.mark.parametrize("activation", ["tanh", "logistic", "elu", "gelu"])
+def test_autoencoder_transformer_activations(digits, activation):
+    X_train, *_ = digits
+    ae = AutoencoderTransformer(
+        n_components=4, activation=activation, max_iter=2, random_state=0
+    ).fit(X_train)
+    activations = [type(m).__name__ for m in ae.net_.module_.modules()]
+    expected = {"tanh": "Tanh", "logistic": "Sigmoid", "elu": "ELU", "gelu": "GELU"}
+    assert expected[activation] in activations
+    assert "ReLU" not in activations
+
+
+def test_autoencoder_transformer_verbose(digits, capsys):
+    X_train, *_ = digits
+    AutoencoderTransformer(n_components=2, max_iter=2, random_state=0).fit(X_train)
+    assert capsys.readouterr().out == ""
+    AutoencoderTransformer(n_components=2, max_iter=2, verbose=1, random_state=0).fit(
+        X_train
+    )
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "valid_loss" in out
+    assert len([line for line in out.splitlines() if line.strip()[:1] == "2"]) == 1
