@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
@@ -84,6 +85,10 @@ def _image_shape(image_shape, n_features):
             f"image, but X has {n_features} features."
         )
     return shape
+
+
+def _is_variational(estimator):
+    return estimator.variational
 
 
 class _BaseAutoencoder(BaseEstimator):
@@ -433,7 +438,34 @@ class _BaseAutoencoder(BaseEstimator):
             )
         return Z
 
-    def _sample(self, n_samples, random_state):
+    @available_if(_is_variational)
+    @validate_params(
+        {
+            "n_samples": [Interval(Integral, 1, None, closed="left")],
+            "random_state": ["random_state"],
+        },
+        prefer_skip_nested_validation=True,
+    )
+    def sample(self, n_samples=1, random_state=None):
+        """Generate new data from a variational autoencoder.
+
+        Codes are drawn from the standard normal prior and decoded.
+        Available only when ``variational=True``.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draw of the codes; ``None`` uses fresh OS entropy and
+            leaves the global random states alone.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Generated samples in the units of the training data.
+        """
         check_is_fitted(self)
         generator = torch.Generator().manual_seed(
             int(_check_random_state(random_state).randint(np.iinfo(np.int32).max))

@@ -1,19 +1,11 @@
 """Dimensionality reduction with an autoencoder."""
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, validate_params
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skae import _docs
 from skae._base import _BaseAutoencoder
-
-
-def _is_variational(estimator):
-    return estimator.variational
 
 
 class AutoencoderTransformer(
@@ -211,36 +203,6 @@ class AutoencoderTransformer(
             Mean of :meth:`score_samples`.
         """
         return float(np.mean(self.score_samples(X)))
-
-    @available_if(_is_variational)
-    @validate_params(
-        {
-            "n_samples": [Interval(Integral, 1, None, closed="left")],
-            "random_state": ["random_state"],
-        },
-        prefer_skip_nested_validation=True,
-    )
-    def sample(self, n_samples=1, random_state=None):
-        """Generate new data from a variational autoencoder.
-
-        Codes are drawn from the standard normal prior and decoded.
-        Available only when ``variational=True``.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples to generate.
-
-        random_state : int, RandomState instance or None, default=None
-            Seeds the draw of the codes; ``None`` uses fresh OS entropy and
-            leaves the global random states alone.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features_in_)
-            Generated samples in the units of the training data.
-        """
-        return self._sample(n_samples, random_state)
 
     @property
     def _n_features_out(self):
