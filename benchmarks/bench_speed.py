@@ -45,6 +45,7 @@ import pstats
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,12 @@ SETTINGS = {
         "inference_rows": 60_000,
         "latency_calls": 2000,
         "memory_rows": (10_000, 60_000),
+        "memory_cases": (
+            ("float32", False),
+            ("float32", True),
+            ("float64", False),
+            ("float64", True),
+        ),
         "scaling_rows": (1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 60_000),
         "scaling_features": (20, 50, 100, 200, 400, 784, 1600, 3200),
         "scaling_reps": 3,
@@ -87,6 +94,12 @@ SETTINGS = {
         "inference_rows": 20_000,
         "latency_calls": 300,
         "memory_rows": (10_000,),
+        "memory_cases": (
+            ("float32", False),
+            ("float32", True),
+            ("float64", False),
+            ("float64", True),
+        ),
         "scaling_rows": (1_000, 5_000, 10_000),
         "scaling_features": (20, 200, 784),
         "scaling_reps": 1,
@@ -103,6 +116,7 @@ SETTINGS = {
         "inference_rows": 1_000,
         "latency_calls": 20,
         "memory_rows": (1_000,),
+        "memory_cases": (("float32", False),),
         "scaling_rows": (500, 1_000),
         "scaling_features": (20, 100),
         "scaling_reps": 1,
@@ -205,6 +219,11 @@ def skae_estimator(hidden, n_components, epochs, seed=0):
     )
 
 
+def fit_skae(X, hidden, n_components, epochs, seed=0):
+    """Fit :func:`skae_estimator` on ``X``; return it."""
+    return skae_estimator(hidden, n_components, epochs, seed).fit(X)
+
+
 def timed(func, *args, **kwargs):
     """Call ``func``; return its result, wall seconds and CPU seconds."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -227,13 +246,24 @@ def summarize(times):
 # ----------------------------------------------------------------------
 def bench_fit_vs_plain(settings, log):
     cases = [
-        (f"mnist-shaped {n // 1000}k x 784", *mnist_shaped(n), (256,), 32,
-         settings["mnist_epochs"])
+        (
+            f"mnist-shaped {n // 1000}k x 784",
+            *mnist_shaped(n),
+            (256,),
+            32,
+            settings["mnist_epochs"],
+        )
         for n in settings["mnist_rows"]
     ]
     cases.append(
-        ("tabular 2k x 20", tabular(2_000, 20), "synthetic", (64,), 5,
-         settings["tabular_epochs"])
+        (
+            "tabular 2k x 20",
+            tabular(2_000, 20),
+            "synthetic",
+            (64,),
+            5,
+            settings["tabular_epochs"],
+        )
     )
     rows = []
     for name, X, source, hidden, n_components, epochs in cases:
@@ -243,11 +273,8 @@ def bench_fit_vs_plain(settings, log):
         times = {"plain": ([], []), "skae": ([], [])}
         for rep in range(settings["reps"]):
             methods = [
-                ("plain", lambda: plain_fit(X, hidden, n_components, epochs, rep)),
-                (
-                    "skae",
-                    lambda: skae_estimator(hidden, n_components, epochs, rep).fit(X),
-                ),
+                ("plain", partial(plain_fit, X, hidden, n_components, epochs, rep)),
+                ("skae", partial(fit_skae, X, hidden, n_components, epochs, rep)),
             ]
             # Alternate which method goes first.
             for method, run in methods[:: 1 if rep % 2 == 0 else -1]:
@@ -314,7 +341,9 @@ def bench_pyod(settings, log):
             X_train = X_train.astype(np.float32)
             X_test = X_test.astype(np.float32)
 
-            def run_skae(X_train=X_train, X_test=X_test, rep=rep):
+            def run_skae(
+                X_train=X_train, X_test=X_test, rep=rep, hidden=hidden, code=code
+            ):
                 det = AutoencoderOutlierDetector(
                     n_components=code,
                     hidden_layer_sizes=(hidden,),
@@ -329,7 +358,9 @@ def bench_pyod(settings, log):
                 ).fit(X_train)
                 return -det.score_samples(X_test)
 
-            def run_pyod(X_train=X_train, X_test=X_test, rep=rep):
+            def run_pyod(
+                X_train=X_train, X_test=X_test, rep=rep, hidden=hidden, code=code
+            ):
                 det = AutoEncoder(
                     hidden_neuron_list=[hidden, code],
                     epoch_num=epochs,
@@ -449,7 +480,7 @@ def bench_inference(settings, log):
                 lambda one=one, f=skae_call: f(one), n_calls
             )
             row["plain_one_row_us"] = 1e6 * _median_call_seconds(
-                lambda m=method: _plain_forward(network, one_plain, m), n_calls
+                partial(_plain_forward, network, one_plain, method), n_calls
             )
             row["one_row_overhead_us"] = (
                 row["skae_one_row_us"] - row["plain_one_row_us"]
@@ -514,46 +545,44 @@ def _memory_child(n_samples, dtype, early_stopping):
 def bench_memory(settings, log):
     rows = []
     for n_samples in settings["memory_rows"]:
-        for dtype in ("float32", "float64"):
-            for early_stopping in (False, True):
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--memory-child",
-                        str(n_samples),
-                        dtype,
-                        str(int(early_stopping)),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                result = json.loads(out.stdout.strip().splitlines()[-1])
-                float32_bytes = n_samples * 784 * 4
-                extra = result["peak_rss_during_fit"] - result["rss_before_fit"]
-                # Model, gradients and Adam's two moments: 4 copies.
-                training_state = 4 * result["model_bytes"]
-                row = {
-                    "n_samples": n_samples,
-                    "input_dtype": dtype,
-                    "early_stopping": early_stopping,
-                    "input_mb": result["input_bytes"] / 2**20,
-                    "float32_input_mb": float32_bytes / 2**20,
-                    "model_mb": result["model_bytes"] / 2**20,
-                    "extra_peak_mb": extra / 2**20,
-                    # Input (as passed) + what fit adds, in float32-input units.
-                    "peak_over_float32_input": (result["input_bytes"] + extra)
-                    / float32_bytes,
-                    "target_over_float32_input": 2
-                    + training_state / float32_bytes,
-                }
-                rows.append(row)
-                log(
-                    f"memory {n_samples} rows {dtype} early_stopping="
-                    f"{early_stopping}: peak {row['peak_over_float32_input']:.2f}x "
-                    f"float32 input (target {row['target_over_float32_input']:.2f}x)"
-                )
+        for dtype, early_stopping in settings["memory_cases"]:
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--memory-child",
+                    str(n_samples),
+                    dtype,
+                    str(int(early_stopping)),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            float32_bytes = n_samples * 784 * 4
+            extra = result["peak_rss_during_fit"] - result["rss_before_fit"]
+            # Model, gradients and Adam's two moments: 4 copies.
+            training_state = 4 * result["model_bytes"]
+            row = {
+                "n_samples": n_samples,
+                "input_dtype": dtype,
+                "early_stopping": early_stopping,
+                "input_mb": result["input_bytes"] / 2**20,
+                "float32_input_mb": float32_bytes / 2**20,
+                "model_mb": result["model_bytes"] / 2**20,
+                "extra_peak_mb": extra / 2**20,
+                # Input (as passed) + what fit adds, in float32-input units.
+                "peak_over_float32_input": (result["input_bytes"] + extra)
+                / float32_bytes,
+                "target_over_float32_input": 2 + training_state / float32_bytes,
+            }
+            rows.append(row)
+            log(
+                f"memory {n_samples} rows {dtype} early_stopping="
+                f"{early_stopping}: peak {row['peak_over_float32_input']:.2f}x "
+                f"float32 input (target {row['target_over_float32_input']:.2f}x)"
+            )
     return rows
 
 
@@ -736,9 +765,12 @@ def bench_profiles(settings, out, log):
                     "share": seconds / total,
                 }
             )
-        log(f"profile {name}: " + ", ".join(
-            f"{r['category']} {r['share']:.0%}" for r in rows if r["case"] == name
-        ))
+        log(
+            f"profile {name}: "
+            + ", ".join(
+                f"{r['category']} {r['share']:.0%}" for r in rows if r["case"] == name
+            )
+        )
     return rows
 
 
@@ -770,7 +802,13 @@ def main(argv=None):
         "--only",
         nargs="+",
         choices=(
-            "fit", "pyod", "inference", "memory", "scaling", "defaults", "profiles"
+            "fit",
+            "pyod",
+            "inference",
+            "memory",
+            "scaling",
+            "defaults",
+            "profiles",
         ),
         help="run only these parts",
     )
@@ -784,7 +822,13 @@ def main(argv=None):
     started = common.utc_now()
     load_before = os.getloadavg()
     parts = args.only or (
-        "fit", "pyod", "inference", "memory", "scaling", "defaults", "profiles"
+        "fit",
+        "pyod",
+        "inference",
+        "memory",
+        "scaling",
+        "defaults",
+        "profiles",
     )
     results = {}
     for part in parts:
