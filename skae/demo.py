@@ -72,8 +72,12 @@ def compare(n_components=8, random_state=0):
     return rows, reconstructions
 
 
-def plot_reconstructions(reconstructions, n_images=10, path="skae_demo.png"):
-    """Save a grid of original, PCA and autoencoder digits to ``path``."""
+def plot_reconstructions(reconstructions, rows, n_images=10, path="skae_demo.png"):
+    """Save a grid of original, PCA and autoencoder digits to ``path``.
+
+    ``rows`` are the results of :func:`compare`, whose errors label the rows.
+    """
+    errors = {row["method"]: row["reconstruction_mse"] for row in rows}
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,7 +98,8 @@ def plot_reconstructions(reconstructions, n_images=10, path="skae_demo.png"):
             )
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center")
+        label = name if name not in errors else f"{name}\nMSE {errors[name]:.2f}"
+        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center")
     fig.suptitle("Held-out digits: original, PCA and autoencoder reconstructions")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -120,7 +125,7 @@ def main(argv=None):
             f"{row['method']:<12} {row['reconstruction_mse']:>11.3f} "
             f"{row['accuracy']:>9.3f} {row['fit_seconds']:>8.2f}"
         )
-    path = plot_reconstructions(reconstructions, path=args.output)
+    path = plot_reconstructions(reconstructions, rows, path=args.output)
     print(f"\nfigure saved to {path}")
 
 
