@@ -81,6 +81,15 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
     array([-1, -1, -1, -1, -1])
     >>> bool(det.score_samples(X[:5]).mean() > det.score_samples(X_outliers).mean())
     True
+
+    Every network of :class:`AutoencoderTransformer` works here too, e.g. a
+    denoising variational one:
+
+    >>> vae = AutoencoderOutlierDetector(n_components=1, variational=True,
+    ...                                  noise=0.1, max_iter=20,
+    ...                                  random_state=0).fit(X)
+    >>> vae.predict(X_outliers[:2]).shape
+    (2,)
     """
 
     _parameter_constraints: dict = {

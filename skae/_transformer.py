@@ -70,6 +70,27 @@ class AutoencoderTransformer(
     ...                               max_iter=5, random_state=0).fit(X)
     >>> conv.transform(X[:2]).shape
     (2, 8)
+
+    Any torch module with ``encode`` and ``decode`` can be the network; it is
+    built with the number of features and components, plus ``module_kwargs``:
+
+    >>> from torch import nn
+    >>> class Shallow(nn.Module):
+    ...     def __init__(self, n_features, n_components, width=32):
+    ...         super().__init__()
+    ...         self.encoder = nn.Sequential(
+    ...             nn.Linear(n_features, width), nn.Tanh(),
+    ...             nn.Linear(width, n_components))
+    ...         self.decoder = nn.Linear(n_components, n_features)
+    ...     def encode(self, x):
+    ...         return self.encoder(x)
+    ...     def decode(self, z):
+    ...         return self.decoder(z)
+    >>> custom = AutoencoderTransformer(n_components=8, architecture=Shallow,
+    ...                                 module_kwargs={{"width": 16}}, max_iter=5,
+    ...                                 random_state=0).fit(X)
+    >>> custom.transform(X[:2]).shape
+    (2, 8)
     """
 
     _parameter_constraints: dict = {**_BaseAutoencoder._parameter_constraints}
