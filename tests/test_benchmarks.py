@@ -1,0 +1,98 @@
+"""Smoke tests of the quality benchmarks: they run end to end on tiny settings
+and write sane files. The numbers themselves are checked by reading them, not
+here."""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("matplotlib")
+pytest.importorskip("tabulate")
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+_common = importlib.import_module("_common")
+
+
+def _check_meta(out, mode):
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["settings"]["mode"] == mode
+    assert "--smoke" in meta["argv"]
+    assert meta["machine"]["nproc"] >= 1
+    assert meta["machine"]["cpu_model"]
+    for package in ("python", "torch", "scikit-learn", "skorch"):
+        assert meta["versions"][package]
+    return meta
+
+
+def test_bench_reduction_smoke(tmp_path):
+    bench = importlib.import_module("bench_reduction")
+    bench.main(["--smoke", "--out", str(tmp_path)])
+
+    for name in (
+        "README.md",
+        "runs.csv",
+        "mse.csv",
+        "accuracy.csv",
+        "grid_search.csv",
+        "reconstruction_error.png",
+        "accuracy.png",
+        "reconstructions.png",
+        "latent_2d.png",
+    ):
+        assert (tmp_path / name).stat().st_size > 0, name
+    _check_meta(tmp_path, "smoke")
+
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert set(runs["method"]) == {"PCA", "skae mlp", "skae conv"}
+    assert np.isfinite(runs["mse"]).all() and (runs["mse"] > 0).all()
+    assert runs["accuracy"].between(0, 1).all()
+    assert (runs["fit_time_s"] >= 0).all()
+    pca = runs[runs["method"] == "PCA"].sort_values("n_components")
+    assert pca["mse"].is_monotonic_decreasing
+    search = pd.read_csv(tmp_path / "grid_search.csv")
+    assert set(search["picked"]) <= {"PCA", "skae"}
+    assert "Held-out reconstruction MSE" in (tmp_path / "README.md").read_text()
+
+
+@pytest.mark.skipif(
+    not _common.has_data("odds"),
+    reason=f"ODDS data not found in {_common.DATA_DIR / 'odds'}",
+)
+def test_bench_outliers_smoke(tmp_path):
+    pytest.importorskip("pyod")
+    bench = importlib.import_module("bench_outliers")
+    bench.main(["--smoke", "--out", str(tmp_path)])
+
+    for name in ("README.md", "runs.csv", "roc_auc.csv", "roc_auc.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    meta = _check_meta(tmp_path, "smoke")
+    assert meta["settings"]["published_source"] == bench.PUBLISHED_SOURCE
+
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert len(runs) == len(bench.SMOKE_DATASETS) * len(bench.DEFAULT_METHODS)
+    assert runs["roc_auc"].between(0, 1).all()
+    assert runs["precision_at_n"].between(0, 1).all()
+    table = pd.read_csv(tmp_path / "roc_auc_vs_published.csv")
+    assert table["dataset"].iloc[-1] == "mean"
+    assert "IForest (PyOD pub.)" in table.columns
+
+
+def test_precision_at_n():
+    bench = importlib.import_module("bench_outliers")
+    y = np.array([0, 1, 0, 1, 0])
+    assert bench.precision_at_n(y, np.array([0.1, 0.9, 0.2, 0.8, 0.3])) == 1.0
+    assert bench.precision_at_n(y, np.array([0.9, 0.1, 0.8, 0.2, 0.3])) == 0.0
+
+
+def test_run_rejects_unknown_benchmark(capsys):
+    run = importlib.import_module("run")
+    with pytest.raises(SystemExit):
+        run.main(["--only", "nonsense"])
+    assert "unknown benchmarks" in capsys.readouterr().err
