@@ -9,6 +9,8 @@ image is produced or copied locally. The gallery in ``docs/examples`` runs
 each ``plot_*.py`` script and keeps its figures.
 """
 
+import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -34,7 +36,12 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "examples", "sg_execution_times.rst", "auto_examples/*.ipynb"]
+exclude_patterns = [
+    "_build",
+    "examples",
+    "sg_execution_times.rst",
+    "auto_examples/*.ipynb",
+]
 root_doc = "index"
 default_role = "literal"
 pygments_style = "sphinx"
@@ -75,7 +82,6 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "within_subsection_order": "FileNameSortKey",
     "doc_module": ("skae",),
-    "reference_url": {"skae": None},
     "backreferences_dir": "gen_modules/backreferences",
     "remove_config_comments": True,
     "download_all_examples": False,
@@ -91,6 +97,11 @@ BENCH_OUT = DOCS / "gen_modules" / "benchmarks"
 MAX_TABLE_ROWS = 40
 # Files of a results folder offered for download, besides figures and tables.
 DOWNLOAD_SUFFIXES = {".csv", ".md", ".json", ".txt"}
+
+
+def _escape(text):
+    """Plain text for rst: markup characters escaped, never empty."""
+    return re.sub(r"([\\`*_|<>\[\]])", r"\\\1", text.strip()) or "\\ "
 
 
 def _title(text):
@@ -117,18 +128,23 @@ def _benchmark_section(folder, heading):
     for path in files:
         if path.suffix != ".csv":
             continue
-        rows = path.read_text().strip().splitlines()
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
         if not 2 <= len(rows) <= MAX_TABLE_ROWS + 1:
             continue
         rel = path.relative_to(BENCH_RESULTS)
-        src = "/" + (BENCH_OUT / "_".join(rel.parts)).relative_to(DOCS).as_posix()
         lines += [
-            f".. csv-table:: {_title(path.stem)} (``{rel.as_posix()}``)",
-            f"   :file: {src}",
+            f".. list-table:: {_title(path.stem)} (``{rel.as_posix()}``)",
             "   :header-rows: 1",
             "   :class: benchmark-table",
             "",
         ]
+        width = max(len(row) for row in rows)
+        for row in rows:
+            cells = [_escape(cell) for cell in row + [""] * (width - len(row))]
+            lines.append(f"   * - {cells[0]}")
+            lines += [f"     - {cell}" for cell in cells[1:]]
+        lines.append("")
     downloads = [p for p in files if p.suffix in DOWNLOAD_SUFFIXES]
     if downloads:
         lines += ["All files of this benchmark:", ""]
@@ -146,21 +162,30 @@ def _write_benchmark_results(app):
     """Copy ``benchmarks/results`` figures and tables next to the docs.
 
     ``docs/benchmarks.rst`` includes ``gen_modules/benchmarks/results.inc``,
-    written here: for each folder of results, its figures, its tables (CSV
-    files of at most ``MAX_TABLE_ROWS`` rows) and links to all its files; or a
-    note when there are no results yet. The page thus builds whether or not
-    the benchmarks have been run.
+    written here: a link to ``benchmarks/README.md``, then for each folder of
+    results its figures, its tables (CSV files of at most ``MAX_TABLE_ROWS``
+    rows) and links to all its files; or a note when there are no results
+    yet. The page thus builds whether or not the benchmarks have been run.
     """
     if BENCH_OUT.exists():
         shutil.rmtree(BENCH_OUT)
     BENCH_OUT.mkdir(parents=True)
     lines = []
+    readme = ROOT / "benchmarks" / "README.md"
+    if readme.is_file():
+        shutil.copyfile(readme, BENCH_OUT / "benchmarks_README.md")
+        lines += [
+            "What each benchmark measures, and how to run it: "
+            ":download:`benchmarks/README.md </gen_modules/benchmarks/"
+            "benchmarks_README.md>`.",
+            "",
+        ]
     if BENCH_RESULTS.is_dir():
         lines += _benchmark_section(BENCH_RESULTS, "Summary")
         for folder in sorted(p for p in BENCH_RESULTS.iterdir() if p.is_dir()):
             lines += _benchmark_section(folder, _title(folder.name))
-    if not lines:
-        lines = [
+    if not any(line.startswith((".. figure::", ".. list-table::")) for line in lines):
+        lines += [
             ".. note::",
             "",
             "   This checkout has no benchmark results yet: ``make bench`` (or",

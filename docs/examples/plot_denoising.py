@@ -71,7 +71,10 @@ plt.show()
 
 # %%
 # Every model removes much of the noise, because a 16-number code cannot
-# carry it. The denoising autoencoder has in addition learned during training
-# to map corrupted images to clean ones, so its output is closest to the
-# clean digits. ``noise_type="masking"`` trains it on images with pixels
-# dropped at random instead.
+# carry it. The plain autoencoder, which only ever saw clean digits, does
+# worse than PCA here: noisy inputs lie away from the data it was trained on,
+# where nothing constrains what its nonlinear encoder does with them. The
+# denoising autoencoder has learnt during training to map corrupted images to
+# clean ones, and its output is the closest to the clean digits.
+# ``noise_type="masking"`` trains it on images with pixels dropped at random
+# instead.

@@ -32,11 +32,16 @@ from sklearn.model_selection import train_test_split
 
 from skae import AutoencoderOutlierDetector
 
-try:  # run by sphinx-gallery, or as a script
-    ROOT = Path(__file__).resolve().parents[2]
-except NameError:  # pasted into an interpreter or a notebook
-    ROOT = Path.cwd()
-ODDS = ROOT.parent / "shared" / "data" / "odds"
+# The shared data folder sits next to the repository. The examples run from
+# ``docs/examples`` (or from anywhere inside the repository): look upwards.
+ODDS = next(
+    (
+        folder / "shared" / "data" / "odds"
+        for folder in [Path.cwd(), *Path.cwd().parents]
+        if (folder / "shared" / "data" / "odds").is_dir()
+    ),
+    Path("shared") / "data" / "odds",
+)
 
 
 def load_odds(name):
@@ -116,7 +121,7 @@ for name, (X, y) in datasets.items():
 # axis reversed so that more normal is to the right in both columns);
 # IsolationForest's scores lie between -1 and 0.
 fig, axes = plt.subplots(
-    len(results), 2, figsize=(11, 3.8 * len(results)), squeeze=False
+    len(results), 2, figsize=(11, 4.2 * len(results)), squeeze=False
 )
 for row, (name, (y_test, by_detector)) in zip(axes, results.items(), strict=True):
     for ax, (label, (scores, offset, auc)) in zip(
@@ -135,10 +140,10 @@ for row, (name, (y_test, by_detector)) in zip(axes, results.items(), strict=True
         ax.axvline(threshold, color="k", ls="--", label="threshold (offset_)")
         ax.set_yscale("log")
         ax.set_ylabel("test samples (log scale)")
-        ax.set_title(f"{name}: {label}, ROC-AUC {auc:.3f}")
-        ax.legend()
+        ax.set_title(f"{name}\n{label}: ROC-AUC {auc:.3f}")
 fig.suptitle("Held-out outlier scores: autoencoder vs IsolationForest")
-fig.tight_layout()
+fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3)
+fig.tight_layout(rect=(0, 0.05, 1, 1))
 plt.show()
 
 # %%
