@@ -1,7 +1,6 @@
 """Shared parameters, validation, scaling, seeding and training of skae's
 estimators."""
 
-import copy
 import math
 from numbers import Integral, Real
 
@@ -16,9 +15,16 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
+from torch.func import functional_call
 
 from skae._losses import AutoencoderLoss, output_to_data, reconstruction_error
-from skae._modules import ACTIVATIONS, Autoencoder, ConvAutoencoder, MLPAutoencoder
+from skae._modules import (
+    ACTIVATIONS,
+    Autoencoder,
+    ConvAutoencoder,
+    MethodCall,
+    MLPAutoencoder,
+)
 from skae._net import (
     AutoencoderNet,
     NonFiniteLossError,
@@ -369,19 +375,30 @@ class _BaseAutoencoder(BaseEstimator):
         """Apply ``method(module, batch)`` to the rows of ``Xs`` in large batches.
 
         float32 rows run through the trained float32 module. float64 rows run
-        through a float64 copy of it: float32 matrix products round
-        differently with the number of rows, by about 1e-7, and float64 input
-        should give a result that does not depend on how the rows are batched.
+        through the same module with its parameters cast to float64: float32
+        matrix products round differently with the number of rows, by about
+        1e-7, and float64 input should give a result that does not depend on
+        how the rows are batched.
         """
-        module = self.net_.module_
+        module = MethodCall(self.net_.module_, method)
         device = self.net_.device
         outputs = []
         with torch.inference_mode():
             if Xs.dtype == np.float64:
-                module = copy.deepcopy(module).to(torch.float64)
+                params = {
+                    name: tensor.to(torch.float64)
+                    for name, tensor in module.state_dict().items()
+                    if tensor.is_floating_point()
+                }
+
+                def run(batch):
+                    return functional_call(module, params, (batch,))
+
+            else:
+                run = module
             for start in range(0, max(len(Xs), 1), _INFERENCE_BATCH_SIZE):
                 batch = torch.from_numpy(Xs[start : start + _INFERENCE_BATCH_SIZE])
-                outputs.append(method(module, batch.to(device)).cpu())
+                outputs.append(run(batch.to(device)).cpu())
         return torch.cat(outputs).numpy()
 
     def _encode(self, Xs):
