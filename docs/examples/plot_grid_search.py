@@ -7,7 +7,8 @@ Choosing n_components and the architecture by grid search
 reconstruction error, so :class:`~sklearn.model_selection.GridSearchCV` can
 tune an autoencoder without a scorer or labels: it keeps the parameters that
 reconstruct the held-out folds best. Here it chooses among code sizes and
-between a linear autoencoder (which finds PCA's subspace) and a nonlinear one.
+between a linear autoencoder (whose best solution is PCA's subspace) and a
+nonlinear one.
 """
 
 # %%

@@ -15,8 +15,9 @@ other.
 # %%
 # A variational autoencoder on the digits
 # ---------------------------------------
-# Pixels are scaled to [0, 1] and reconstructed with a binary cross-entropy
-# (``loss="bce"``), the usual choice for images. A two-number code keeps the
+# The images are reconstructed with a binary cross-entropy (``loss="bce"``),
+# the usual choice for pixel intensities; the estimator then min-max scales
+# each pixel to [0, 1] itself (``scaling="auto"``). A two-number code keeps the
 # model small and lets us draw the whole code space at the end.
 import matplotlib.pyplot as plt
 import numpy as np
