@@ -419,7 +419,7 @@ class _BaseAutoencoder(BaseEstimator):
         return self._run(Xs, error).astype(np.float64)
 
     def score_samples(self, X):
-        """Minus the reconstruction error of each sample.
+        """Compute the negative reconstruction error of each sample.
 
         The error is the loss (squared error or binary cross-entropy) averaged
         over features, measured after the internal scaling, exactly as in
@@ -480,7 +480,7 @@ class _BaseAutoencoder(BaseEstimator):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, `n_features_in_`)
             Generated samples in the units of the training data.
         """
         check_is_fitted(self)

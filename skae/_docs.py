@@ -126,11 +126,11 @@ net_ : skae._net.AutoencoderNet
     n_components_ : int
         Size of the code.
 
-    center_ : ndarray of shape (n_features_in_,)
+    center_ : ndarray of shape (`n_features_in_`,)
         Per-feature value subtracted before the network (the mean for
         standard scaling, the minimum for min-max scaling, zeros without).
 
-    scale_ : ndarray of shape (n_features_in_,)
+    scale_ : ndarray of shape (`n_features_in_`,)
         Per-feature divisor applied after centring.
 
     n_iter_ : int
@@ -150,8 +150,8 @@ net_ : skae._net.AutoencoderNet
         Highest validation score, when ``early_stopping=True``.
 
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features seen during :meth:`fit`.
 
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
+        Names of features seen during :meth:`fit`. Defined only when `X`
         has feature names that are all strings."""
