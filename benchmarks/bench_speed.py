@@ -808,6 +808,211 @@ def bench_profiles(settings, out, log):
 
 
 # ----------------------------------------------------------------------
+# Summary against the targets of issue 5
+# ----------------------------------------------------------------------
+def _table(rows, columns, floatfmt=".3f"):
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    columns = [c for c in columns if c in frame]
+    return common.markdown_table(frame[columns], floatfmt=floatfmt)
+
+
+def target_rows(results):
+    """One row per target of issue 5: what was measured, and whether it is met."""
+    rows = []
+    for row in results.get("fit", []):
+        rows.append(
+            {
+                "target": f"fit / plain loop, {row['case']}, {row['epochs']} epochs",
+                "goal": "<= 1.10",
+                "measured": f"{row['ratio_cpu']:.3f} (runs "
+                f"{row['ratio_cpu_paired_min']:.2f}-"
+                f"{row['ratio_cpu_paired_max']:.2f})",
+                "met": row["ratio_cpu"] <= 1.10,
+            }
+        )
+    pyod = results.get("pyod", [])
+    for dataset in dict.fromkeys(r["dataset"] for r in pyod):
+        sub = [r for r in pyod if r["dataset"] == dataset]
+        speedup = float(np.median([r["pyod_over_skae_cpu"] for r in sub]))
+        auc_skae = float(np.mean([r["skae_roc_auc"] for r in sub]))
+        auc_pyod = float(np.mean([r["pyod_roc_auc"] for r in sub]))
+        rows.append(
+            {
+                "target": f"PyOD AutoEncoder time / skae time, {dataset}",
+                "goal": ">= 3",
+                "measured": f"{speedup:.2f}",
+                "met": speedup >= 3,
+            }
+        )
+        rows.append(
+            {
+                "target": f"ROC-AUC skae vs PyOD, {dataset} (mean of {len(sub)})",
+                "goal": "skae >= PyOD",
+                "measured": f"{auc_skae:.3f} vs {auc_pyod:.3f}",
+                "met": auc_skae >= auc_pyod,
+            }
+        )
+    for row in results.get("inference", []):
+        rows.append(
+            {
+                "target": f"{row['method']} ({row['input_dtype']} input) / plain "
+                "float32 forward",
+                "goal": "<= 1.10" if row["input_dtype"] == "float32" else "(report)",
+                "measured": f"{row['ratio_cpu']:.3f}"
+                + (
+                    f"; {row['ratio_cpu_vs_plain64']:.3f} vs float64 forward"
+                    if "ratio_cpu_vs_plain64" in row
+                    else ""
+                ),
+                "met": row["ratio_cpu"] <= 1.10
+                if row["input_dtype"] == "float32"
+                else None,
+            }
+        )
+        rows.append(
+            {
+                "target": f"{row['method']} ({row['input_dtype']}), one row: "
+                "overhead beyond the forward pass",
+                "goal": "well under 1000 us",
+                "measured": f"{row['one_row_overhead_us']:.0f} us",
+                "met": row["one_row_overhead_us"] < 500,
+            }
+        )
+    for row in results.get("memory", []):
+        if row["input_dtype"] != "float32":
+            continue
+        rows.append(
+            {
+                "target": f"peak memory of fit, {row['n_samples']} x 784 float32, "
+                f"early_stopping={row['early_stopping']}",
+                "goal": f"<= {row['target_over_float32_input']:.2f} x input",
+                "measured": f"{row['peak_over_float32_input']:.2f} x input",
+                "met": row["peak_over_float32_input"]
+                <= row["target_over_float32_input"],
+            }
+        )
+    return rows
+
+
+def write_summary(results, path):
+    """Write the Markdown tables of a run: targets first, then each part."""
+    parts = ["# Speed benchmark: tables of the last run", ""]
+    parts += [
+        "Written by `benchmarks/bench_speed.py`; ratios are of CPU time (one "
+        "thread), medians over interleaved repetitions. Load average (1, 5, 15 "
+        f"min): {results.get('load_average_before')} before, "
+        f"{results.get('load_average_after')} after.",
+        "",
+        "## Targets of issue 5",
+        "",
+        _table(target_rows(results), ["target", "goal", "measured", "met"]),
+        "",
+    ]
+    sections = {
+        "fit": (
+            "fit against a plain PyTorch loop",
+            [
+                "case",
+                "data",
+                "epochs",
+                "plain_cpu_s",
+                "skae_cpu_s",
+                "ratio_cpu",
+                "ratio_cpu_paired_min",
+                "ratio_cpu_paired_max",
+                "ratio_wall",
+                "skae_train_samples_per_s",
+                "plain_train_samples_per_s",
+            ],
+        ),
+        "pyod": (
+            "skae against PyOD's AutoEncoder (same widths, epochs, batch, lr)",
+            [
+                "dataset",
+                "rep",
+                "layers",
+                "epochs",
+                "skae_cpu_s",
+                "pyod_cpu_s",
+                "pyod_defaults_cpu_s",
+                "pyod_over_skae_cpu",
+                "pyod_defaults_over_skae_cpu",
+                "skae_roc_auc",
+                "pyod_roc_auc",
+                "pyod_defaults_roc_auc",
+            ],
+        ),
+        "inference": (
+            "Inference throughput and one-row latency",
+            [
+                "method",
+                "input_dtype",
+                "n_samples",
+                "plain_cpu_s",
+                "skae_cpu_s",
+                "ratio_cpu",
+                "plain64_cpu_s",
+                "ratio_cpu_vs_plain64",
+                "skae_rows_per_s",
+                "plain_one_row_us",
+                "skae_one_row_us",
+                "one_row_overhead_us",
+            ],
+        ),
+        "memory": (
+            "Peak memory of fit (fresh process, 2 epochs)",
+            [
+                "n_samples",
+                "input_dtype",
+                "early_stopping",
+                "input_mb",
+                "model_mb",
+                "extra_peak_mb",
+                "peak_over_float32_input",
+                "target_over_float32_input",
+            ],
+        ),
+        "scaling": (
+            "Scaling with rows and features (CPU seconds per epoch)",
+            [
+                "axis",
+                "n_samples",
+                "n_features",
+                "data",
+                "hidden",
+                "n_components",
+                "plain_cpu_s_per_epoch",
+                "skae_cpu_s_per_epoch",
+                "ratio_cpu",
+            ],
+        ),
+        "defaults": (
+            "fit with default parameters",
+            [
+                "data",
+                "shape",
+                "estimator",
+                "wall_s",
+                "cpu_s",
+                "n_iter_",
+                "s_per_epoch",
+                "best_loss_",
+            ],
+        ),
+        "profiles": (
+            "Where the CPU time of fit goes (cProfile, self time by origin)",
+            ["case", "category", "cpu_s", "share"],
+        ),
+    }
+    for part, (title, columns) in sections.items():
+        if results.get(part):
+            parts += [f"## {title}", "", _table(results[part], columns), ""]
+    Path(path).write_text("\n".join(parts))
+
+
+# ----------------------------------------------------------------------
 # Main
 # ----------------------------------------------------------------------
 def _write_csv(rows, path):
@@ -889,6 +1094,7 @@ def main(argv=None):
     results["load_average_before"] = load_before
     results["load_average_after"] = load_after
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_summary(results, out / "summary.md")
     common.write_meta(
         out,
         argv,
