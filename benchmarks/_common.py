@@ -263,9 +263,7 @@ def write_meta(out, argv, *, started, seconds, settings):
     import torch
 
     meta = {
-        "command": " ".join(
-            shlex.quote(a) for a in [sys.executable, sys.argv[0], *argv]
-        ),
+        "command": shlex.join([sys.executable, *sys.argv]),
         "argv": list(argv),
         "started_utc": started,
         "wall_time_s": round(seconds, 1),

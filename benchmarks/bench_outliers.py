@@ -220,7 +220,8 @@ def summarise(runs, methods, metric):
     )[list(methods)]
     table.insert(0, "n_seeds", runs.groupby("dataset")["seed"].nunique())
     table = table.reset_index()
-    mean = {"dataset": "mean", "n_seeds": np.nan}
+    table["n_seeds"] = table["n_seeds"].astype(str)
+    mean = {"dataset": "mean", "n_seeds": ""}
     mean.update(table[list(methods)].mean().to_dict())
     return pd.concat([table, pd.DataFrame([mean])], ignore_index=True)
 
@@ -246,32 +247,41 @@ def side_by_side(ours, published, methods):
 
 
 def plot_roc_auc(runs, methods, datasets, path):
+    """Bars: mean test ROC-AUC per dataset and method, plus the mean over
+    datasets; black ticks: PyOD's published number for the same detector."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    means = runs.groupby(["dataset", "method"])["roc_auc"].mean()
-    x = np.arange(len(datasets))
-    fig, ax = plt.subplots(figsize=(max(8, 0.75 * len(datasets) + 2), 4.8))
+    means = runs.groupby(["dataset", "method"])["roc_auc"].mean().unstack()
+    means = means.reindex(index=datasets, columns=methods)
+    means.loc["mean"] = means.mean()
+    published = pd.DataFrame(
+        [PUBLISHED_ROC_AUC[d] for d in datasets],
+        index=datasets,
+        columns=PUBLISHED_METHODS,
+    )
+    published.loc["mean"] = published.mean()
+    labels = [*datasets, "mean"]
+    x = np.arange(len(labels), dtype=float)
+    x[-1] += 0.5  # set the mean apart
+    fig, ax = plt.subplots(figsize=(max(8, 0.8 * len(labels) + 2), 5.2))
     width = 0.8 / len(methods)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, method in enumerate(methods):
         offset = (i - (len(methods) - 1) / 2) * width
-        values = [means.get((d, method), np.nan) for d in datasets]
         ax.bar(
             x + offset,
-            values,
+            means[method].to_numpy(),
             width,
             label=f"{method} (this run)",
             color=colors[i % len(colors)],
         )
         if method in PUBLISHED_METHODS:
-            j = PUBLISHED_METHODS.index(method)
-            published = [PUBLISHED_ROC_AUC[d][j] for d in datasets]
             ax.scatter(
                 x + offset,
-                published,
+                published[method].to_numpy(),
                 marker="_",
                 s=60,
                 color="black",
@@ -287,7 +297,7 @@ def plot_roc_auc(runs, methods, datasets, path):
         linewidths=1.5,
         label="PyOD published (same detector)",
     )
-    ax.set_xticks(x, datasets, rotation=45, ha="right")
+    ax.set_xticks(x, labels, rotation=45, ha="right")
     ax.set_ylim(0.3, 1.02)
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax.set_ylabel("test ROC-AUC (mean over seeds)")
@@ -295,7 +305,13 @@ def plot_roc_auc(runs, methods, datasets, path):
     ax.set_title(
         "Outlier detection on ODDS: 60/40 split, contamination = true outlier fraction"
     )
-    ax.legend(fontsize=8, ncol=3, loc="lower left")
+    ax.legend(
+        fontsize=8,
+        ncol=len(methods) + 1,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.07),
+        frameon=False,
+    )
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -455,32 +455,47 @@ def plot_reconstructions(examples, path):
 
 
 def plot_latents(latents, path):
-    """2-D codes of the test split: PCA beside skae, coloured by label."""
+    """2-D codes of the test split: PCA beside skae, coloured by label.
+
+    Axes span the 1st to 99th percentile of each code, so that a few far
+    points do not squeeze the rest into a corner.
+    """
     plt = _pyplot()
     if not latents:
         return
     n_cols = max(len(item["codes"]) for item in latents)
     fig, axes = plt.subplots(
-        len(latents), n_cols, figsize=(4.2 * n_cols, 3.8 * len(latents)), squeeze=False
+        len(latents), n_cols, figsize=(4.2 * n_cols, 3.9 * len(latents)), squeeze=False
     )
     for row, item in zip(axes, latents, strict=True):
+        for ax in row[len(item["codes"]) :]:
+            ax.set_visible(False)
         for ax, (method, Z) in zip(row, item["codes"], strict=False):
-            cmap = "viridis" if item["continuous"] else "tab10"
+            if item["continuous"]:
+                style = {"c": item["labels"], "cmap": "viridis"}
+            else:
+                style = {"c": item["labels"], "cmap": "tab10", "vmin": -0.5}
+                style["vmax"] = 9.5
             points = ax.scatter(
-                Z[:, 0],
-                Z[:, 1],
-                c=item["labels"],
-                s=4,
-                cmap=cmap,
-                alpha=0.7,
-                rasterized=True,
+                Z[:, 0], Z[:, 1], s=4, alpha=0.7, rasterized=True, **style
             )
+            for axis, set_lim in ((0, ax.set_xlim), (1, ax.set_ylim)):
+                low, high = np.percentile(Z[:, axis], [1, 99])
+                margin = 0.05 * (high - low)
+                set_lim(low - margin, high + margin)
             ax.set_title(f"{item['name']}: {method}")
-            ax.set_xlabel("component 1")
-            ax.set_ylabel("component 2")
-        fig.colorbar(points, ax=row[len(item["codes"]) - 1], label=item["label_name"])
-    fig.suptitle("2-D codes of the test split (seed 0)")
-    fig.tight_layout()
+            ax.set_xlabel("code 1")
+            ax.set_ylabel("code 2")
+        fig.colorbar(
+            points,
+            ax=row[len(item["codes"]) - 1],
+            label=item["label_name"],
+            ticks=None if item["continuous"] else range(10),
+        )
+    fig.suptitle(
+        "2-D codes of the test split (seed 0; axes: 1st-99th percentile of each code)"
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -633,7 +648,7 @@ def main(argv=None):
                         ],
                     }
                 )
-            if codes:
+            if codes and data.name != "breast cancer":
                 continuous = data.name == "swiss roll"
                 latents.append(
                     {
