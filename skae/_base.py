@@ -38,6 +38,9 @@ _DEFAULT_HIDDEN = {"mlp": (128, 64), "conv": (32, 64), "linear": ()}
 # vanishes, small enough to bound memory (8192 rows of 784 floats is 26 MB).
 _INFERENCE_BATCH_SIZE = 8192
 
+# Rows scaled at a time: bounds the float64 temporaries of scaling to a few MB.
+_SCALING_BLOCK_ROWS = 4096
+
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
@@ -222,7 +225,12 @@ class _BaseAutoencoder(BaseEstimator):
             center, scale = np.zeros(n_features), np.ones(n_features)
         elif method == "standard":
             center = X.mean(axis=0, dtype=np.float64)
-            scale = X.std(axis=0, dtype=np.float64)
+            # The variance block by block: X.std() would hold X - mean whole.
+            squares = np.zeros(n_features)
+            for start in range(0, len(X), _SCALING_BLOCK_ROWS):
+                block = X[start : start + _SCALING_BLOCK_ROWS] - center
+                squares += np.einsum("ij,ij->j", block, block)
+            scale = np.sqrt(squares / len(X))
         else:
             center = X.min(axis=0).astype(np.float64)
             scale = X.max(axis=0).astype(np.float64) - center
@@ -231,14 +239,36 @@ class _BaseAutoencoder(BaseEstimator):
         self.center_ = center
         self.scale_ = scale
 
-    def _scale(self, X, dtype=None):
+    def _scale(self, X, dtype=None, rows=None):
         """Scaled copy of ``X``, the network's input, of ``dtype`` or X's.
 
-        For ``loss="bce"``, values are clipped to [0, 1]: new data may fall
-        outside the training range, and the targets of a binary
-        cross-entropy must not.
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Validated data.
+        dtype : dtype, default=None
+            dtype of the result; that of ``X`` by default.
+        rows : ndarray of int, default=None
+            Rows of ``X`` to scale, in this order; all rows by default.
+
+        Returns
+        -------
+        X_scaled : ndarray of shape (len(rows), n_features)
+            The only full-size array made: rows are scaled block by block,
+            with arithmetic in ``X``'s precision, so a float64 input with a
+            large offset is centred before it is rounded to float32. For
+            ``loss="bce"``, values are clipped to [0, 1]: new data may fall
+            outside the training range, and the targets of a binary
+            cross-entropy must not.
         """
-        Xs = ((X - self.center_) / self.scale_).astype(dtype or X.dtype, copy=False)
+        n_rows = len(X) if rows is None else len(rows)
+        Xs = np.empty((n_rows, X.shape[1]), dtype=dtype or X.dtype)
+        center = self.center_.astype(X.dtype, copy=False)
+        scale = self.scale_.astype(X.dtype, copy=False)
+        for start in range(0, n_rows, _SCALING_BLOCK_ROWS):
+            stop = start + _SCALING_BLOCK_ROWS
+            block = X[start:stop] if rows is None else X[rows[start:stop]]
+            Xs[start:stop] = (block - center) / scale
         if self.loss == "bce":
             np.clip(Xs, 0, 1, out=Xs)
         return Xs
@@ -270,7 +300,6 @@ class _BaseAutoencoder(BaseEstimator):
         device = _resolve_device(self.device)
         self._fit_scaling(X)
         self._check_bce_range(X)
-        Xs = self._scale(X, dtype=np.float32)
 
         random_state = _check_random_state(self.random_state)
         seed = random_state.randint(np.iinfo(np.int32).max)
@@ -284,10 +313,12 @@ class _BaseAutoencoder(BaseEstimator):
                     "samples, a smaller validation_fraction, or "
                     "early_stopping=False."
                 )
-            order = random_state.permutation(n_samples)
-            X_valid, X_train = Xs[order[:n_valid]], Xs[order[n_valid:]]
+            # Scale the rows in a random order: the validation and training
+            # sets are then views of one float32 array, not copies.
+            Xs = self._scale(X, np.float32, rows=random_state.permutation(n_samples))
+            X_valid, X_train = Xs[:n_valid], Xs[n_valid:]
         else:
-            X_train, X_valid = Xs, None
+            X_train, X_valid = self._scale(X, np.float32), None
 
         net = self._build_net(network, network_kwargs, device, X_valid)
         cuda_devices = [torch.device(device).index or 0] if device != "cpu" else []
@@ -305,6 +336,9 @@ class _BaseAutoencoder(BaseEstimator):
                     f"(sparsity={self.sparsity}, beta={self.beta})."
                 ) from None
         net.module_.eval()
+        # The validation split holds a view of the training data: drop it so
+        # that the fitted estimator, and its pickle, keep the model only.
+        net.set_params(train_split=None)
 
         history = net.history
         self.net_ = net

@@ -137,3 +137,13 @@ def test_joblib_workers_do_not_oversubscribe_torch_threads(X):
 
     expected = max(1, (os.cpu_count() or 1) // n_jobs)
     assert counts == [expected] * n_jobs
+
+
+def test_fitted_estimator_does_not_keep_the_training_data():
+    X = np.random.RandomState(0).normal(size=(4000, 100)).astype(np.float32)
+    ae = AutoencoderTransformer(
+        n_components=2, hidden_layer_sizes=(8,), max_iter=2, random_state=0
+    ).fit(X)
+    # The model, its optimizer state and best weights take a few kB; the
+    # 10% validation split alone would be 160 kB.
+    assert len(pickle.dumps(ae)) < 0.1 * X.nbytes
