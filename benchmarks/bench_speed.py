@@ -703,7 +703,12 @@ def plot_scaling(rows, path):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for ax, axis, key, label in (
         (axes[0], "rows", "n_samples", "rows (784 MNIST-shaped features)"),
-        (axes[1], "features", "n_features", "features (5,000 rows)"),
+        (
+            axes[1],
+            "features",
+            "n_features",
+            "features (5,000 rows; hidden 64 below 64 features, else 256)",
+        ),
     ):
         sub = [r for r in rows if r["axis"] == axis]
         x = [r[key] for r in sub]

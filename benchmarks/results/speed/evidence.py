@@ -7,19 +7,19 @@ Two experiments, each interleaved within its repetitions, CPU time, 1 thread:
     read from git) against the current one and a plain PyTorch loop, plus
     cProfile summaries of both. Shows the effect of the ``_net.py`` changes.
 ``patch``
-    The changes proposed for ``skae/_base.py`` (float32 in-place scaling,
-    fused Adam, a cached float64 module), applied here by replacing methods
-    of ``_BaseAutoencoder`` at run time, against the code as it is: fit and
-    inference times, peak memory, and refit reproducibility.
+    The change proposed for ``skae/_base.py`` (``proposed_base.patch``): Adam
+    and AdamW built with ``fused=True``, and scaling blocks of 2**18 values
+    rather than 4096 rows, applied here by swapping the optimizer classes and
+    the block size skae reads, against the code as it is: fit time against
+    plain loops with the default and the fused Adam, against PyOD, peak
+    memory of fit, and refit reproducibility.
 
 Usage: ``python benchmarks/results/speed/evidence.py net|patch [--quick]``;
 writes ``evidence_<name>.json`` next to this file.
 """
 
-import copy
 import importlib.util
 import json
-import math
 import os
 import subprocess
 import sys
@@ -38,140 +38,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench_speed as bench  # noqa: E402
 
 import skae._base as base  # noqa: E402
-from skae._base import _check_random_state, _resolve_device  # noqa: E402
-from skae._net import NonFiniteLossError  # noqa: E402
 
 OLD_NET_COMMIT = "9637713"
 SCALE_CHUNK_ROWS = 4096
 
 
 # ----------------------------------------------------------------------
-# The proposed _base.py changes, as replacement methods
+# The proposed _base.py change: fused Adam and AdamW
 # ----------------------------------------------------------------------
-def _scale(self, X, dtype=None, rows=None):
-    dtype = np.dtype(dtype or X.dtype)
-    if rows is None and X.dtype == dtype:
-        Xs = np.subtract(X, self.center_.astype(dtype))
-        Xs /= self.scale_.astype(dtype)
-    else:
-        n = len(X) if rows is None else len(rows)
-        Xs = np.empty((n, X.shape[1]), dtype=dtype)
-        for start in range(0, n, SCALE_CHUNK_ROWS):
-            stop = start + SCALE_CHUNK_ROWS
-            chunk = X[start:stop] if rows is None else X[rows[start:stop]]
-            np.divide(
-                chunk - self.center_,
-                self.scale_,
-                out=Xs[start:stop],
-                casting="same_kind",
-            )
-    if self.loss == "bce":
-        np.clip(Xs, 0, 1, out=Xs)
-    return Xs
-
-
-def _fit_scaling(self, X):
-    method = self._scaling_method()
-    n_features = X.shape[1]
-    if method is None:
-        center, scale = np.zeros(n_features), np.ones(n_features)
-    elif method == "standard":
-        center = X.mean(axis=0, dtype=np.float64)
-        squares = np.zeros(n_features)
-        for start in range(0, len(X), SCALE_CHUNK_ROWS):
-            deviation = X[start : start + SCALE_CHUNK_ROWS] - center
-            squares += np.einsum("ij,ij->j", deviation, deviation)
-        scale = np.sqrt(squares / len(X))
-    else:
-        center = X.min(axis=0).astype(np.float64)
-        scale = X.max(axis=0).astype(np.float64) - center
-    scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(1, abs(center))] = 1
-    self.center_ = center
-    self.scale_ = scale
-
-
-def _float64_module(self):
-    module = self.net_.module_
-    cached = self.__dict__.get("_module_float64")
-    if cached is None or cached[0] is not module:
-        cached = (module, copy.deepcopy(module).to(torch.float64))
-        self.__dict__["_module_float64"] = cached
-    return cached[1]
-
-
-def _run(self, Xs, method):
-    module = self.net_.module_
-    device = self.net_.device
-    outputs = []
-    with torch.inference_mode():
-        if Xs.dtype == np.float64:
-            module = self._float64_module()
-        for start in range(0, max(len(Xs), 1), base._INFERENCE_BATCH_SIZE):
-            batch = torch.from_numpy(Xs[start : start + base._INFERENCE_BATCH_SIZE])
-            outputs.append(method(module, batch.to(device)).cpu())
-    return torch.cat(outputs).numpy()
-
-
-def _fit(self, X):  # noqa: C901 - a copy of _base._fit, two lines changed
-    """Fit scaling and network on validated ``X``; set fitted attributes."""
-    n_samples, n_features = X.shape
-    network, network_kwargs = self._check_params(n_features)
-    self._check_noise()
-    device = _resolve_device(self.device)
-    self._fit_scaling(X)
-    self._check_bce_range(X)
-
-    random_state = _check_random_state(self.random_state)
-    seed = random_state.randint(np.iinfo(np.int32).max)
-    if self.early_stopping:
-        n_valid = math.ceil(self.validation_fraction * n_samples)
-        if n_samples - n_valid < 1:
-            raise ValueError(
-                f"early_stopping=True holds out validation_fraction="
-                f"{self.validation_fraction} of the data, which leaves no "
-                f"training sample out of n_samples={n_samples}. Use more "
-                "samples, a smaller validation_fraction, or "
-                "early_stopping=False."
-            )
-        # Scaled straight into permuted order: one float32 copy, and
-        # the two parts are views of it.
-        Xs = self._scale(X, np.float32, rows=random_state.permutation(n_samples))
-        X_valid, X_train = Xs[:n_valid], Xs[n_valid:]
-    else:
-        Xs = self._scale(X, dtype=np.float32)
-        X_train, X_valid = Xs, None
-
-    net = self._build_net(network, network_kwargs, device, X_valid)
-    cuda_devices = [torch.device(device).index or 0] if device != "cpu" else []
-    with torch.random.fork_rng(devices=cuda_devices):
-        torch.manual_seed(seed)
-        try:
-            net.fit(torch.from_numpy(X_train).to(device))
-        except NonFiniteLossError as exc:
-            raise ValueError(
-                f"Training diverged: the {self.loss} loss became {exc.loss} "
-                f"at epoch {exc.epoch}. Likely causes: a learning rate too "
-                f"high for this data (learning_rate_init="
-                f"{self.learning_rate_init}), inputs with extreme values "
-                f"(scaling={self.scaling!r}), or a penalty weight too large "
-                f"(sparsity={self.sparsity}, beta={self.beta})."
-            ) from None
-    net.module_.eval()
-
-    history = net.history
-    self.net_ = net
-    self.n_components_ = self._resolve_n_components(n_features)
-    self.n_iter_ = len(history)
-    self.loss_curve_ = list(history[:, "train_loss"])
-    self.best_loss_ = float(np.min(self.loss_curve_))
-    if self.early_stopping:
-        self.validation_scores_ = [-loss for loss in history[:, "valid_loss"]]
-        self.best_validation_score_ = float(np.max(self.validation_scores_))
-    else:
-        self.validation_scores_ = None
-        self.best_validation_score_ = None
-
-
 class FusedAdam(torch.optim.Adam):
     """Adam with ``fused=True`` (one kernel for all parameters)."""
 
@@ -186,33 +60,22 @@ class FusedAdamW(torch.optim.AdamW):
         super().__init__(params, fused=True, **kwargs)
 
 
-_ORIGINAL = {}
+_ORIGINAL = dict(base._OPTIMIZERS)
+_ORIGINAL_BLOCK_ROWS = base._SCALING_BLOCK_ROWS
+SCALING_BLOCK_SIZE = 2**18
 
 
-def apply_patch(enable=True):
-    """Install (or remove) the proposed methods on ``_BaseAutoencoder``."""
-    cls = base._BaseAutoencoder
-    names = {
-        "_fit": _fit,
-        "_scale": _scale,
-        "_fit_scaling": _fit_scaling,
-        "_run": _run,
-        "_float64_module": _float64_module,
-    }
-    if not _ORIGINAL:
-        _ORIGINAL.update({n: cls.__dict__.get(n) for n in names})
-        _ORIGINAL["adam"] = base._OPTIMIZERS["adam"]
-        _ORIGINAL["adamw"] = base._OPTIMIZERS["adamw"]
-    for name, func in names.items():
-        if enable:
-            setattr(cls, name, func)
-        elif _ORIGINAL[name] is None:
-            if name in cls.__dict__:
-                delattr(cls, name)
-        else:
-            setattr(cls, name, _ORIGINAL[name])
+def apply_patch(enable=True, n_features=784):
+    """Install the proposed patch (``enable``) or restore skae as it is.
+
+    The patch: fused Adam/AdamW, and scaling blocks of ``2**18`` values
+    (``2**18 // n_features`` rows) instead of 4096 rows.
+    """
     base._OPTIMIZERS["adam"] = FusedAdam if enable else _ORIGINAL["adam"]
     base._OPTIMIZERS["adamw"] = FusedAdamW if enable else _ORIGINAL["adamw"]
+    base._SCALING_BLOCK_ROWS = (
+        max(1, SCALING_BLOCK_SIZE // n_features) if enable else _ORIGINAL_BLOCK_ROWS
+    )
 
 
 # ----------------------------------------------------------------------
@@ -311,10 +174,109 @@ def experiment_net(quick):
     return results
 
 
-def _memory_child(n_samples, patched):
-    if patched:
-        apply_patch()
+def experiment_patch(quick):
+    reps = 3 if quick else 5
+    results = {"fit": [], "pyod": [], "memory": [], "reproducible": None}
+    for name, X, hidden, code, epochs in cases(quick):
+        args = (X, hidden, code, epochs)
+        methods = {
+            "plain": partial(bench.plain_fit, *args),
+            "plain_fused": partial(
+                bench.plain_fit, *args, adam_options={"fused": True}
+            ),
+            "skae": partial(bench.fit_skae, *args),
+            "skae_fused": partial(bench.fit_skae, *args),
+        }
+        times = {method: [] for method in methods}
+        for rep in range(reps):
+            names = list(methods)
+            for method in names[rep % 4 :] + names[: rep % 4]:
+                apply_patch(method == "skae_fused", X.shape[1])
+                times[method].append(cpu_time(methods[method]))
+        apply_patch(False)
+        medians = {k: float(np.median(v)) for k, v in times.items()}
+        results["fit"].append(
+            {
+                "case": name,
+                "epochs": epochs,
+                "cpu_s": medians,
+                "skae_over_plain": medians["skae"] / medians["plain"],
+                "skae_fused_over_plain": medians["skae_fused"] / medians["plain"],
+                "skae_fused_over_plain_fused": medians["skae_fused"]
+                / medians["plain_fused"],
+            }
+        )
+        print(json.dumps(results["fit"][-1]), flush=True)
+
+    epochs = 10 if quick else 20
+    for dataset in ("cardio", "mnist"):
+        X, y = bench.common.load_odds(dataset)
+        X = X.astype(np.float32)
+        hidden = 64 if X.shape[1] > 32 else 16
+        code = max(2, min(32, X.shape[1] // 4))
+        args = (X, X[:10], hidden, code, epochs, 0)
+        methods = {
+            "pyod": partial(bench.pyod_scores, *args),
+            "skae": partial(bench.skae_scores, *args),
+            "skae_fused": partial(bench.skae_scores, *args),
+        }
+        times = {method: [] for method in methods}
+        for rep in range(reps):
+            names = list(methods)
+            for method in names[rep % 3 :] + names[: rep % 3]:
+                apply_patch(method == "skae_fused", X.shape[1])
+                times[method].append(cpu_time(methods[method]))
+        apply_patch(False)
+        medians = {k: float(np.median(v)) for k, v in times.items()}
+        results["pyod"].append(
+            {
+                "dataset": dataset,
+                "batch_size": bench.PYOD_BATCH_SIZE,
+                "epochs": epochs,
+                "cpu_s": medians,
+                "pyod_over_skae": medians["pyod"] / medians["skae"],
+                "pyod_over_skae_fused": medians["pyod"] / medians["skae_fused"],
+            }
+        )
+        print(json.dumps(results["pyod"][-1]), flush=True)
+
+    for n_samples in (10_000, 60_000):
+        for early_stopping in (False, True):
+            for patched in (False, True):
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "memory-child",
+                        str(n_samples),
+                        str(int(early_stopping)),
+                        str(int(patched)),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                results["memory"].append(json.loads(out.stdout.splitlines()[-1]))
+                print(json.dumps(results["memory"][-1]), flush=True)
+
+    apply_patch(True, 20)
+    from skae import AutoencoderOutlierDetector
+
+    X = bench.tabular(1_000, 20)
+    first = AutoencoderOutlierDetector(max_iter=20, random_state=0).fit(X)
+    second = AutoencoderOutlierDetector(max_iter=20, random_state=0).fit(X)
+    results["reproducible"] = bool(
+        np.array_equal(first.score_samples(X), second.score_samples(X))
+    )
+    apply_patch(False)
+    print("reproducible refits with the patch:", results["reproducible"])
+    return results
+
+
+def memory_child(n_samples, early_stopping, patched):
+    """Peak resident memory of one fit, in this fresh process, as JSON."""
     torch.set_num_threads(1)
+    apply_patch(patched)
     from skae import AutoencoderTransformer
 
     X = np.random.default_rng(0).random((n_samples, 784), dtype=np.float32)
@@ -331,105 +293,27 @@ def _memory_child(n_samples, patched):
     AutoencoderTransformer(
         32,
         hidden_layer_sizes=(256,),
-        max_iter=1,
-        early_stopping=False,
+        max_iter=2,
+        early_stopping=early_stopping,
         random_state=0,
     ).fit(X)
-    print(json.dumps({"extra": status("VmHWM") - before, "input": X.nbytes}))
-
-
-def experiment_patch(quick):
-    reps = 3 if quick else 5
-    results = {"fit": [], "inference": [], "memory": [], "reproducible": None}
-    for name, X, hidden, code, epochs in cases(quick):
-        times = {"plain": [], "current": [], "patched": []}
-        for rep in range(reps):
-            order = ["plain", "current", "patched"]
-            for method in order[rep % 3 :] + order[: rep % 3]:
-                if method == "plain":
-                    times[method].append(
-                        cpu_time(partial(bench.plain_fit, X, hidden, code, epochs))
-                    )
-                    continue
-                apply_patch(method == "patched")
-                est = bench.skae_estimator(hidden, code, epochs)
-                times[method].append(cpu_time(partial(est.fit, X)))
-        apply_patch(False)
-        medians = {k: float(np.median(v)) for k, v in times.items()}
-        results["fit"].append(
+    extra = status("VmHWM") - before
+    print(
+        json.dumps(
             {
-                "case": name,
-                "epochs": epochs,
-                "cpu_s": medians,
-                "ratio_current": medians["current"] / medians["plain"],
-                "ratio_patched": medians["patched"] / medians["plain"],
-            }
-        )
-        print(json.dumps(results["fit"][-1]), flush=True)
-
-    X = bench.mnist_shaped(20_000)[0]
-    est = bench.skae_estimator((256,), 32, 1).fit(X[:2000])
-    network = est.net_.module_.network
-    for dtype in (np.float32, np.float64):
-        Xd = X.astype(dtype)
-        for method in ("transform", "score_samples"):
-            row = {"method": method, "dtype": np.dtype(dtype).name}
-            times = {"plain": [], "current": [], "patched": []}
-            one = {"current": [], "patched": []}
-            for _ in range(reps):
-                times["plain"].append(
-                    cpu_time(lambda m=method: bench._plain_forward(network, X, m))
-                )
-                for version in ("current", "patched"):
-                    apply_patch(version == "patched")
-                    call = getattr(est, method)
-                    times[version].append(cpu_time(partial(call, Xd)))
-                    one[version].append(
-                        bench._median_call_seconds(partial(call, Xd[:1]), 200)
-                    )
-            apply_patch(False)
-            for version in ("current", "patched"):
-                row[f"ratio_{version}"] = float(
-                    np.median(times[version]) / np.median(times["plain"])
-                )
-                row[f"one_row_us_{version}"] = 1e6 * float(np.median(one[version]))
-            results["inference"].append(row)
-            print(json.dumps(row), flush=True)
-
-    for patched in (False, True):
-        out = subprocess.run(
-            [sys.executable, __file__, "memory-child", "20000", str(int(patched))],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        mem = json.loads(out.stdout.strip().splitlines()[-1])
-        results["memory"].append(
-            {
+                "n_samples": n_samples,
+                "early_stopping": early_stopping,
                 "patched": patched,
-                "peak_over_float32_input": 1 + mem["extra"] / mem["input"],
+                "peak_over_input": 1 + extra / X.nbytes,
             }
         )
-        print(json.dumps(results["memory"][-1]), flush=True)
-
-    apply_patch(True)
-    from skae import AutoencoderOutlierDetector
-
-    X = bench.tabular(1_000, 20)
-    first = AutoencoderOutlierDetector(max_iter=20, random_state=0).fit(X)
-    second = AutoencoderOutlierDetector(max_iter=20, random_state=0).fit(X)
-    results["reproducible"] = bool(
-        np.array_equal(first.score_samples(X), second.score_samples(X))
     )
-    apply_patch(False)
-    print("reproducible refits with the patch:", results["reproducible"])
-    return results
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[0] == "memory-child":
-        _memory_child(int(argv[1]), bool(int(argv[2])))
+        memory_child(int(argv[1]), bool(int(argv[2])), bool(int(argv[3])))
         return
     quick = "--quick" in argv
     torch.set_num_threads(1)
