@@ -138,6 +138,17 @@ METHOD_LABELS = {
 }
 
 
+def _candidate_label(method):
+    """Describe a candidate default such as ``"skae n//2"``."""
+    rules = {
+        "skae n//4": "max(1, n_features // 4), the default",
+        "skae n//2": "max(1, n_features // 2)",
+        "skae sqrt(n)": "max(1, round(sqrt(n_features)))",
+        "skae 2": "2",
+    }
+    return f"AutoencoderOutlierDetector(n_components={rules[method]})"
+
+
 def precision_at_n(y_true, abnormality):
     """Fraction of true outliers among the n most abnormal samples.
 
@@ -343,7 +354,7 @@ def write_outputs(runs, methods, datasets, out, mode):
         "runs of ours.\n",
         "Methods: "
         + "; ".join(
-            f"**{m}** = {METHOD_LABELS.get(m, 'skae with ' + m[5:])}" for m in methods
+            f"**{m}** = {METHOD_LABELS.get(m) or _candidate_label(m)}" for m in methods
         )
         + ".\n",
         "![ROC-AUC per dataset](roc_auc.png)\n",
