@@ -299,15 +299,16 @@ def plot_roc_auc(runs, methods, datasets, path):
                 zorder=3,
                 linewidths=1.5,
             )
-    ax.scatter(
-        [],
-        [],
-        marker="_",
-        color="black",
-        s=60,
-        linewidths=1.5,
-        label="PyOD published (same detector)",
-    )
+    if set(methods) & set(PUBLISHED_METHODS):
+        ax.scatter(
+            [],
+            [],
+            marker="_",
+            color="black",
+            s=60,
+            linewidths=1.5,
+            label="PyOD published (same detector)",
+        )
     ax.set_xticks(x, labels, rotation=45, ha="right")
     ax.set_ylim(0.3, 1.02)
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
