@@ -1,9 +1,10 @@
 """skorch glue: the net that trains an autoencoder, and its data loading.
 
 Customised only through skorch's documented hooks: ``get_loss`` (the input is
-the target), ``train_step_single`` and ``get_default_callbacks`` (to keep the
-work per batch and per epoch close to a plain PyTorch loop), an
-``iterator_train``/``iterator_valid`` class, and callbacks.
+the target), ``train_step``, ``train_step_single`` and
+``get_default_callbacks`` (to keep the work per batch and per epoch close to a
+plain PyTorch loop), an ``iterator_train``/``iterator_valid`` class, and
+callbacks.
 """
 
 import math
@@ -25,6 +26,21 @@ class AutoencoderNet(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.criterion_(y_pred, to_tensor(X, device=self.device))
+
+    def train_step(self, batch, **fit_params):
+        """One optimization step: zero the gradients, forward, backward, update.
+
+        skorch's version hands the optimizer a closure (for optimizers such as
+        L-BFGS that evaluate the loss several times per step) and notifies the
+        callbacks with ``on_grad_computed``. skae's optimizers (Adam, AdamW,
+        SGD) take one gradient per step and its callbacks do not listen to that
+        notification, so the step is the four calls of a plain PyTorch loop,
+        in the same order as skorch's.
+        """
+        self.optimizer_.zero_grad()
+        step = self.train_step_single(batch, **fit_params)
+        self.optimizer_.step()
+        return step
 
     def train_step_single(self, batch, **fit_params):
         """Forward, loss and backward pass on one batch.
