@@ -38,8 +38,16 @@ _DEFAULT_HIDDEN = {"mlp": (128, 64), "conv": (32, 64), "linear": ()}
 # vanishes, small enough to bound memory (8192 rows of 784 floats is 26 MB).
 _INFERENCE_BATCH_SIZE = 8192
 
-# Rows scaled at a time: bounds the float64 temporaries of scaling to a few MB.
-_SCALING_BLOCK_ROWS = 4096
+# Values (rows x features) scaled at a time: bounds the temporaries of
+# scaling to 2 MB of float64, whatever the number of features, and keeps them
+# in cache (4096 rows of 784 features made 25 MB temporaries).
+_SCALING_BLOCK_SIZE = 2**18
+
+
+def _scaling_block_rows(n_features):
+    """Rows per block of scaling for rows of ``n_features`` values."""
+    return max(1, _SCALING_BLOCK_SIZE // n_features)
+
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -227,8 +235,9 @@ class _BaseAutoencoder(BaseEstimator):
             center = X.mean(axis=0, dtype=np.float64)
             # The variance block by block: X.std() would hold X - mean whole.
             squares = np.zeros(n_features)
-            for start in range(0, len(X), _SCALING_BLOCK_ROWS):
-                block = X[start : start + _SCALING_BLOCK_ROWS] - center
+            block_rows = _scaling_block_rows(n_features)
+            for start in range(0, len(X), block_rows):
+                block = X[start : start + block_rows] - center
                 squares += np.einsum("ij,ij->j", block, block)
             scale = np.sqrt(squares / len(X))
         else:
@@ -265,8 +274,9 @@ class _BaseAutoencoder(BaseEstimator):
         Xs = np.empty((n_rows, X.shape[1]), dtype=dtype or X.dtype)
         center = self.center_.astype(X.dtype, copy=False)
         scale = self.scale_.astype(X.dtype, copy=False)
-        for start in range(0, n_rows, _SCALING_BLOCK_ROWS):
-            stop = start + _SCALING_BLOCK_ROWS
+        block_rows = _scaling_block_rows(X.shape[1])
+        for start in range(0, n_rows, block_rows):
+            stop = start + block_rows
             block = X[start:stop] if rows is None else X[rows[start:stop]]
             Xs[start:stop] = (block - center) / scale
         if self.loss == "bce":
@@ -372,6 +382,10 @@ class _BaseAutoencoder(BaseEstimator):
         optimizer_kwargs = {"weight_decay": self.weight_decay}
         if self.optimizer == "sgd":
             optimizer_kwargs["momentum"] = 0.9
+        else:
+            # One fused kernel per step instead of about ten operations per
+            # parameter tensor: 10-25% of a CPU fit of a small network.
+            optimizer_kwargs["fused"] = True
         train_split = None
         if X_valid is not None:
             train_split = predefined_split(

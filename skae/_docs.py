@@ -82,7 +82,8 @@ max_iter : int, default=200
         Learning rate of the optimizer.
 
     optimizer : {"adam", "adamw", "sgd"}, default="adam"
-        The torch optimizer; ``"sgd"`` uses a momentum of 0.9.
+        The torch optimizer: ``"adam"`` and ``"adamw"`` use torch's fused
+        implementation (one kernel per step), ``"sgd"`` a momentum of 0.9.
 
     weight_decay : float, default=0.0
         L2 penalty (``"adamw"``: decoupled weight decay).
