@@ -116,6 +116,7 @@ METHODS = {
     "PCA": _pca,
     "KernelPCA": _kernel_pca,
     "skae mlp": _skae("skae mlp"),
+    "skae mlp minmax": _skae("skae mlp minmax", scaling="minmax"),
     "skae linear": _skae("skae linear", architecture="linear"),
     "skae linear unscaled": _skae(
         "skae linear unscaled", architecture="linear", scaling=None
@@ -130,6 +131,8 @@ METHOD_LABELS = {
     "default gamma and alpha",
     "skae mlp": "AutoencoderTransformer defaults (architecture='mlp', hidden "
     "(128, 64))",
+    "skae mlp minmax": "AutoencoderTransformer(scaling='minmax'): internal "
+    "min-max scaling instead of the default standardisation (images only)",
     "skae linear": "AutoencoderTransformer(architecture='linear')",
     "skae linear unscaled": "AutoencoderTransformer(architecture='linear', "
     "scaling=None): trained on the same units as the error is measured in",
@@ -165,6 +168,7 @@ def load_datasets(mode):
         "PCA",
         "KernelPCA",
         "skae mlp",
+        "skae mlp minmax",
         "skae linear",
         "skae linear unscaled",
         "skae vae",
@@ -254,7 +258,15 @@ def load_datasets(mode):
                 y_test,
                 units="pixels in [0, 1] (MNIST / 255)",
                 components=COMPONENTS if full else (2, 16),
-                methods=("PCA", "skae mlp", "skae linear", "skae vae", "skae conv")
+                methods=(
+                    "PCA",
+                    "skae mlp",
+                    "skae mlp minmax",
+                    "skae linear",
+                    "skae linear unscaled",
+                    "skae vae",
+                    "skae conv",
+                )
                 if full
                 else ("PCA", "skae mlp"),
                 n_seeds=1,
@@ -409,7 +421,7 @@ def plot_metric(runs, metric, ylabel, title, path, *, log=False):
         handles.values(),
         handles.keys(),
         loc="lower center",
-        ncol=min(len(handles), 8),
+        ncol=min(len(handles), 9),
         fontsize=8,
         frameon=False,
     )
@@ -683,7 +695,7 @@ def main(argv=None):
                         "rows": [("original", data.X_test[:8])]
                         + [
                             (m, recon[m])
-                            for m in ("PCA", "skae mlp", "skae conv")
+                            for m in ("PCA", "skae mlp", "skae mlp minmax", "skae conv")
                             if m in recon
                         ],
                     }
