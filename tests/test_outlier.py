@@ -83,4 +83,4 @@ def test_autoencoder_outlier_detector_default_n_components(curve_with_outliers):
     rng = np.random.RandomState(0)
     det = AutoencoderOutlierDetector(max_iter=1, random_state=0)
     assert det.fit(rng.normal(size=(50, 3))).n_components_ == 1
-    assert det.fit(rng.normal(size=(50, 20))).n_components_ == 5
+    assert det.fit(rng.normal(size=(50, 20))).n_components_ == 10
