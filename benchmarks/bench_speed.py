@@ -734,7 +734,7 @@ def plot_scaling(rows, path):
     axes[0].set_title("Training time against rows")
     axes[1].set_title("Training time against features")
     fig.suptitle(
-        "skae fit vs plain PyTorch loop, batch 256, Adam, 1 thread "
+        "skae fit vs plain PyTorch loop, batch 256, the same Adam, 1 thread "
         "(labels: skae / plain)",
         fontsize=10,
     )
