@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def reconstruction_error(output, target, loss):
+def reconstruction_error(output, target, loss, reduction="none"):
     """Per-sample reconstruction error, averaged over features.
 
     Parameters
@@ -22,10 +22,13 @@ def reconstruction_error(output, target, loss):
         The clean input.
     loss : {"mse", "bce"}
         Squared error, or binary cross-entropy on ``sigmoid(output)``.
+    reduction : {"none", "mean"}, default="none"
+        Return the error of each sample, or their mean over samples (the same
+        value; for ``"mse"`` one fused kernel forward and backward).
 
     Returns
     -------
-    error : torch.Tensor of shape (n_samples,)
+    error : torch.Tensor of shape (n_samples,), or a scalar for ``"mean"``
         Zero for a perfect reconstruction, for both losses: the binary
         cross-entropy is reported minus the entropy of the target, which
         makes it the KL divergence between target and reconstruction. That
@@ -33,10 +36,13 @@ def reconstruction_error(output, target, loss):
         error would depend on how far its own values are from 0 and 1.
     """
     if loss == "mse":
-        return (output - target).square().mean(dim=1)
+        if reduction == "mean":
+            return F.mse_loss(output, target)
+        return F.mse_loss(output, target, reduction="none").mean(dim=1)
     cross_entropy = F.binary_cross_entropy_with_logits(output, target, reduction="none")
     entropy = -(torch.xlogy(target, target) + torch.xlogy(1 - target, 1 - target))
-    return (cross_entropy - entropy).mean(dim=1)
+    error = (cross_entropy - entropy).mean(dim=1)
+    return error.mean() if reduction == "mean" else error
 
 
 def output_to_data(output, loss):
@@ -81,7 +87,7 @@ class AutoencoderLoss(nn.Module):
 
     def forward(self, y_pred, target):
         output, _, mean, log_var = y_pred
-        objective = reconstruction_error(output, target, self.loss).mean()
+        objective = reconstruction_error(output, target, self.loss, "mean")
         if self.sparsity:
             objective = objective + self.sparsity * mean.abs().mean()
         if log_var is not None:
