@@ -172,11 +172,14 @@ class _BaseAutoencoder(BaseEstimator):
                 f"got architecture={architecture!r}."
             )
         hidden = _DEFAULT_HIDDEN[architecture] if hidden is None else hidden
-        hidden = tuple(np.asarray(hidden, dtype=np.int64).ravel().tolist())
-        if any(h < 1 for h in hidden):
+        sizes = np.asarray(hidden).ravel()
+        if sizes.size and (
+            not np.issubdtype(sizes.dtype, np.integer) or sizes.min() < 1
+        ):
             raise ValueError(
-                f"hidden_layer_sizes must hold positive integers, got {hidden}."
+                f"hidden_layer_sizes must hold positive integers, got {hidden!r}."
             )
+        hidden = tuple(int(size) for size in sizes)
         if architecture == "linear" and hidden:
             raise ValueError(
                 "architecture='linear' has no hidden layers; leave "

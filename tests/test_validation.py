@@ -95,6 +95,7 @@ def test_invalid_contamination(X, contamination):
         ({"architecture": "conv", "hidden_layer_sizes": ()}, "at least one conv"),
         ({"module_kwargs": {"width": 3}}, "module_kwargs is only used"),
         ({"hidden_layer_sizes": (8, 0)}, "positive integers"),
+        ({"hidden_layer_sizes": (8.5,)}, "positive integers"),
         ({"noise": 1.0, "noise_type": "masking"}, "must be below 1"),
         ({"architecture": dict}, "subclass of torch.nn.Module"),
     ],
