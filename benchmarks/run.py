@@ -46,7 +46,7 @@ def main(argv=None):
     mode.add_argument(
         "--smoke",
         action="store_true",
-        help="tiny settings checking the scripts run (speed runs --quick)",
+        help="tiny settings checking the scripts run (used by the tests)",
     )
     parser.add_argument(
         "--only",
@@ -75,7 +75,7 @@ def main(argv=None):
             continue
         bench_argv = []
         if args.smoke:
-            bench_argv.append("--smoke" if name != "speed" else "--quick")
+            bench_argv.append("--smoke")
         elif args.quick:
             bench_argv.append("--quick")
         if args.out_root is not None:

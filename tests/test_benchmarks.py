@@ -96,3 +96,15 @@ def test_run_rejects_unknown_benchmark(capsys):
     with pytest.raises(SystemExit):
         run.main(["--only", "nonsense"])
     assert "unknown benchmarks" in capsys.readouterr().err
+
+
+def test_run_py_is_the_one_command(tmp_path):
+    run = importlib.import_module("run")
+    status = run.main(
+        ["--smoke", "--only", "reduction,speed", "--out-root", str(tmp_path)]
+    )
+    assert status == 0
+    for name in ("reduction", "speed"):
+        assert (tmp_path / name / "meta.json").stat().st_size > 0, name
+    with pytest.raises(SystemExit):
+        run.main(["--smoke", "--only", "nothing"])
