@@ -560,6 +560,16 @@ def bench_inference(settings, log):
 # ----------------------------------------------------------------------
 # 4. Peak memory, in a fresh process each
 # ----------------------------------------------------------------------
+
+
+def proc_status(field):
+    """A memory field of /proc/self/status (Linux), in bytes; 0 if absent."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def _memory_child(n_samples, dtype, early_stopping):
     """Fit in this (fresh) process; print peak memory figures as JSON."""
     import torch
@@ -574,15 +584,9 @@ def _memory_child(n_samples, dtype, early_stopping):
     # not count.
     AutoencoderTransformer(2, max_iter=1, early_stopping=False).fit(X[:300])
 
-    def status(field):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-        return 0
-
     # Reset the high-water mark of the resident set (Linux).
     Path("/proc/self/clear_refs").write_text("5")
-    before = status("VmRSS")
+    before = proc_status("VmRSS")
     est = AutoencoderTransformer(
         32,
         hidden_layer_sizes=(256,),
@@ -591,7 +595,7 @@ def _memory_child(n_samples, dtype, early_stopping):
         early_stopping=early_stopping,
         random_state=0,
     ).fit(X)
-    peak = status("VmHWM")
+    peak = proc_status("VmHWM")
     n_params = sum(p.numel() for p in est.net_.module_.parameters())
     print(
         json.dumps(

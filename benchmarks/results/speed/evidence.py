@@ -346,14 +346,8 @@ def memory_child(n_samples, early_stopping, patched):
     X = np.random.default_rng(0).random((n_samples, 784), dtype=np.float32)
     AutoencoderTransformer(2, max_iter=1, early_stopping=False).fit(X[:300])
 
-    def status(field):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-        return 0
-
     Path("/proc/self/clear_refs").write_text("5")
-    before = status("VmRSS")
+    before = bench.proc_status("VmRSS")
     AutoencoderTransformer(
         32,
         hidden_layer_sizes=(256,),
@@ -361,7 +355,7 @@ def memory_child(n_samples, early_stopping, patched):
         early_stopping=early_stopping,
         random_state=0,
     ).fit(X)
-    extra = status("VmHWM") - before
+    extra = bench.proc_status("VmHWM") - before
     print(
         json.dumps(
             {
