@@ -1,19 +1,30 @@
 """skorch glue: the net that trains an autoencoder, and its data loading.
 
-Customised only through skorch's documented hooks: ``get_loss`` (the input is
-the target), ``train_step``, ``train_step_single`` and
-``get_default_callbacks`` (to keep the work per batch and per epoch close to a
-plain PyTorch loop), an ``iterator_train``/``iterator_valid`` class, and
-callbacks.
+Customised only through skorch's public methods: ``get_loss`` (the input is
+the target), and ``infer``, ``train_step``, ``train_step_single``, ``notify``,
+``run_single_epoch`` and ``get_default_callbacks`` (to keep the work per batch
+and per epoch close to a plain PyTorch loop; ``tests/test_net.py`` checks that
+they train the same model as skorch's own methods), an
+``iterator_train``/``iterator_valid`` class, and callbacks.
 """
 
 import math
 
-import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
+
+# Events of skorch's callbacks, see ``skorch.callbacks.Callback``.
+_EVENTS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_batch_begin",
+    "on_batch_end",
+    "on_grad_computed",
+)
 
 
 class AutoencoderNet(NeuralNet):
@@ -24,8 +35,21 @@ class AutoencoderNet(NeuralNet):
     ``fit(X)`` needs no ``y``.
     """
 
+    def infer(self, x, **fit_params):
+        """Forward pass of the module on a batch.
+
+        skorch's version first passes ``x`` through ``to_tensor``, a chain of
+        type checks; the batches of :class:`TensorBatches` are tensors on the
+        training device already, so they go straight to the module.
+        """
+        if not isinstance(x, torch.Tensor):
+            x = to_tensor(x, device=self.device)
+        return self.module_(x, **fit_params)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        return self.criterion_(y_pred, to_tensor(X, device=self.device))
+        if not isinstance(X, torch.Tensor):
+            X = to_tensor(X, device=self.device)
+        return self.criterion_(y_pred, X)
 
     def train_step(self, batch, **fit_params):
         """One optimization step: zero the gradients, forward, backward, update.
@@ -60,17 +84,115 @@ class AutoencoderNet(NeuralNet):
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
-    def get_default_callbacks(self):
-        """skorch's default callbacks, without ``PrintLog`` when silent.
+    def notify(self, method_name, **cb_kwargs):
+        """Call the method ``method_name`` of the net and of the callbacks.
 
-        ``PrintLog`` formats a table of the history at every epoch even when
-        ``verbose=0`` and nothing is printed, which costs about a millisecond
-        per epoch: as much as a whole epoch of a small tabular data set.
+        As skorch's ``notify``, but only for the callbacks that implement
+        that method: most implement only some events, such as
+        ``on_epoch_end``, and inherit no-op methods for the others, which
+        skorch would call twice per batch. Which callbacks implement what is
+        looked up when training begins, so callbacks replaced between fits
+        are taken into account.
         """
-        callbacks = super().get_default_callbacks()
-        if self.verbose:
-            return callbacks
-        return [(name, cb) for name, cb in callbacks if name != "print_log"]
+        if method_name == "on_train_begin" or not hasattr(self, "_listeners"):
+            self._listeners = {
+                event: [
+                    getattr(cb, event)
+                    for _, cb in self.callbacks_
+                    if getattr(type(cb), event, None) is not getattr(Callback, event)
+                ]
+                for event in _EVENTS
+            }
+        getattr(self, method_name)(self, **cb_kwargs)
+        for listener in self._listeners[method_name]:
+            listener(self, **cb_kwargs)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """One pass over ``iterator``: a training or a validation epoch.
+
+        Records and notifies exactly what skorch's version does: for each
+        batch, ``on_batch_begin``, the step, the batch's loss and size in the
+        history, ``on_batch_end``; then the number of batches. skorch reads
+        the size of a batch with a generic ``get_len`` that walks nested
+        containers, about 10 us per batch; a batch of :class:`TensorBatches`
+        is one tensor, whose length is its size.
+        """
+        if iterator is None:
+            return
+        history = self.history
+        n_batches = 0
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            history.record_batch(f"{prefix}_loss", step["loss"].item())
+            history.record_batch(f"{prefix}_batch_size", len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+            n_batches += 1
+        history.record(f"{prefix}_batch_count", n_batches)
+
+    def get_default_callbacks(self):
+        """skorch's default callbacks, lighter, and no ``PrintLog`` when silent.
+
+        - skorch's ``PassthroughScoring`` callbacks, which record the epoch's
+          ``train_loss`` and ``valid_loss``, are replaced by
+          :class:`EpochLoss`, which records the same values under the same
+          names in a tenth of the time (about 100 us per epoch, as much as a
+          training step of a small network).
+        - ``PrintLog`` formats a table of the history at every epoch even
+          when ``verbose=0`` and nothing is printed, which costs about a
+          millisecond per epoch: as much as a whole epoch of a small tabular
+          data set.
+        """
+        callbacks = []
+        for name, cb in super().get_default_callbacks():
+            if name in ("train_loss", "valid_loss"):
+                cb = EpochLoss(name, on_train=name == "train_loss")
+            elif name == "print_log" and not self.verbose:
+                continue
+            callbacks.append((name, cb))
+        return callbacks
+
+
+class EpochLoss(Callback):
+    """Record an epoch's loss: the mean of its batch losses, weighted by size.
+
+    Writes what skorch's ``PassthroughScoring`` writes to the history,
+    ``name`` and ``name + "_best"`` (whether the loss is the lowest so far),
+    with plain Python arithmetic on the few batches of an epoch.
+
+    Parameters
+    ----------
+    name : {"train_loss", "valid_loss"}
+        The key of the batch losses, and of the epoch's loss.
+    on_train : bool, default=False
+        Whether ``name`` is recorded by training batches (their sizes are
+        under ``"train_batch_size"``) or by validation batches.
+    """
+
+    def __init__(self, name, on_train=False):
+        self.name = name
+        self.on_train = on_train
+
+    def initialize(self):
+        self.best_loss_ = math.inf
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        size_key = "train_batch_size" if self.on_train else "valid_batch_size"
+        total = count = 0.0
+        for batch in net.history[-1]["batches"]:
+            if self.name in batch:
+                total += batch[self.name] * batch[size_key]
+                count += batch[size_key]
+        if not count:
+            # No such batches: no validation set, for "valid_loss".
+            return
+        loss = total / count
+        is_best = loss < self.best_loss_
+        if is_best:
+            self.best_loss_ = loss
+        net.history.record(self.name, loss)
+        net.history.record(self.name + "_best", is_best)
 
 
 class TensorBatches:
@@ -123,6 +245,6 @@ class StopOnNonFiniteLoss(Callback):
     """Stop training as soon as an epoch's training loss is not finite."""
 
     def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1, "train_loss"]
-        if not np.isfinite(loss):
+        loss = net.history[-1]["train_loss"]
+        if not math.isfinite(loss):
             raise NonFiniteLossError(len(net.history), loss)

@@ -1,0 +1,148 @@
+"""The skorch net behind the estimators: its shortcuts change nothing.
+
+``AutoencoderNet`` overrides some of skorch's methods to save time per batch
+and per epoch (see ``skae/_net.py``). These tests train the same estimator
+once with those overrides and once with skorch's own methods, and check that
+the models and the histories agree; and that callbacks are still notified.
+"""
+
+import numpy as np
+import pytest
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer, _base
+from skae._losses import AutoencoderLoss
+from skae._modules import Autoencoder, MLPAutoencoder
+from skae._net import AutoencoderNet, EpochLoss, TensorBatches
+
+
+class SkorchNet(AutoencoderNet):
+    """``AutoencoderNet`` with skorch's own versions of the shortcuts."""
+
+    infer = NeuralNet.infer
+    notify = NeuralNet.notify
+    run_single_epoch = NeuralNet.run_single_epoch
+
+    def get_default_callbacks(self):
+        return NeuralNet.get_default_callbacks(self)
+
+
+@pytest.fixture(scope="module")
+def X():
+    rng = np.random.RandomState(0)
+    return rng.normal(size=(150, 3)) @ rng.normal(size=(3, 8))
+
+
+def _fit_both(Estimator, X, monkeypatch, **params):
+    params = {"n_components": 2, "max_iter": 6, "batch_size": 32, **params}
+    ours = Estimator(**params, random_state=0).fit(X)
+    with monkeypatch.context() as patch:
+        patch.setattr(_base, "AutoencoderNet", SkorchNet)
+        theirs = Estimator(**params, random_state=0).fit(X)
+    assert type(theirs.net_) is SkorchNet
+    return ours, theirs
+
+
+@pytest.mark.parametrize(
+    "Estimator", [AutoencoderTransformer, AutoencoderOutlierDetector]
+)
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_same_model_and_history_as_skorchs_own_loop(
+    Estimator, early_stopping, X, monkeypatch
+):
+    ours, theirs = _fit_both(Estimator, X, monkeypatch, early_stopping=early_stopping)
+    for p, q in zip(
+        ours.net_.module_.parameters(), theirs.net_.module_.parameters(), strict=True
+    ):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-12)
+    if early_stopping:
+        np.testing.assert_allclose(
+            ours.validation_scores_, theirs.validation_scores_, rtol=1e-12
+        )
+    # Every key skorch records, per epoch and per batch, is recorded.
+    for epoch_ours, epoch_theirs in zip(
+        ours.net_.history, theirs.net_.history, strict=True
+    ):
+        assert set(epoch_ours) == set(epoch_theirs)
+        for key in epoch_theirs:
+            if key.endswith("_best") or key.endswith("_count"):
+                assert epoch_ours[key] == epoch_theirs[key], key
+        assert [set(b) for b in epoch_ours["batches"]] == [
+            set(b) for b in epoch_theirs["batches"]
+        ]
+        assert [b for b in epoch_ours["batches"] if "train_batch_size" in b] == [
+            b for b in epoch_theirs["batches"] if "train_batch_size" in b
+        ]
+
+
+def test_epoch_loss_is_the_size_weighted_mean_of_batch_losses(X):
+    ae = AutoencoderTransformer(
+        n_components=2, max_iter=4, batch_size=64, early_stopping=True
+    ).fit(X)
+    best = np.inf
+    for epoch in ae.net_.history:
+        # 150 rows: 15 for validation, 135 for training in batches of 64.
+        for prefix, expected_sizes in (("train", [64, 64, 7]), ("valid", [15])):
+            batches = [b for b in epoch["batches"] if f"{prefix}_loss" in b]
+            sizes = [b[f"{prefix}_batch_size"] for b in batches]
+            losses = [b[f"{prefix}_loss"] for b in batches]
+            assert sizes == expected_sizes
+            assert epoch[f"{prefix}_batch_count"] == len(expected_sizes)
+            assert epoch[f"{prefix}_loss"] == pytest.approx(
+                np.average(losses, weights=sizes), rel=1e-12
+            )
+        assert epoch["train_loss_best"] == (epoch["train_loss"] < best)
+        best = min(best, epoch["train_loss"])
+
+
+def test_epoch_loss_records_nothing_without_batches():
+    class Net:
+        history = [{"batches": [{"train_loss": 1.0, "train_batch_size": 3}]}]
+
+    net = Net()
+    EpochLoss("valid_loss").initialize().on_epoch_end(net)
+    assert "valid_loss" not in net.history[0]
+
+
+class CountBatches(Callback):
+    def initialize(self):
+        self.batches = 0
+        self.epochs = 0
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        self.batches += training
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+
+
+def test_callbacks_are_notified_of_the_events_they_implement(X):
+    counter = CountBatches()
+    net = AutoencoderNet(
+        Autoencoder,
+        module__network=MLPAutoencoder,
+        module__network_kwargs={"n_features": 8, "n_components": 2},
+        criterion=AutoencoderLoss,
+        max_epochs=3,
+        batch_size=50,
+        iterator_train=TensorBatches,
+        iterator_valid=TensorBatches,
+        train_split=None,
+        callbacks=[("count", counter)],
+        verbose=0,
+    )
+    net.fit(torch.as_tensor(X, dtype=torch.float32))
+    assert (counter.batches, counter.epochs) == (9, 3)
+
+    # A callback replaced between fits is notified instead.
+    other = CountBatches().initialize()
+    net.set_params(callbacks__count=other)
+    net.partial_fit(torch.as_tensor(X, dtype=torch.float32))
+    assert (other.batches, other.epochs) == (9, 3)
+    # The replaced one is not: skorch re-initialized it (count 0) on set_params.
+    assert counter.batches == 0
