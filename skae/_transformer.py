@@ -186,7 +186,7 @@ class AutoencoderTransformer(
             the dtype of ``X`` (float64 unless ``X`` is float32).
         """
         X = self._validate_X(X)
-        return self._encode(self._scale(X)).astype(X.dtype, copy=False)
+        return self._encode(X).astype(X.dtype, copy=False)
 
     def inverse_transform(self, X):
         """Decode codes back to the input space.

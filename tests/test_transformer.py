@@ -3,13 +3,14 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderTransformer, _base
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +220,45 @@ def test_autoencoder_transformer_verbose(digits, capsys):
     out = capsys.readouterr().out
     assert "train_loss" in out and "valid_loss" in out
     assert len([line for line in out.splitlines() if line.strip()[:1] == "2"]) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_autoencoder_transformer_results_do_not_depend_on_inference_batches(
+    digits_ae, digits, dtype, monkeypatch
+):
+    X_test = digits[1].astype(dtype)
+    Z = digits_ae.transform(X_test)
+    scores = digits_ae.score_samples(X_test)
+    # 450 rows in batches of 7: the last batch is shorter than the buffer.
+    monkeypatch.setattr(_base, "_MIN_INFERENCE_BATCH", 7)
+    monkeypatch.setattr(_base, "_INFERENCE_BATCH_VALUES", 7)
+    tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12}
+    np.testing.assert_allclose(digits_ae.transform(X_test), Z, **tolerance)
+    np.testing.assert_allclose(digits_ae.score_samples(X_test), scores, **tolerance)
+
+
+class IdentityEncoder(torch.nn.Module):
+    """A network whose ``encode`` hands back its input tensor itself."""
+
+    def __init__(self, n_features, n_components):
+        super().__init__()
+        self.decoder = torch.nn.Linear(n_components, n_features)
+
+    def encode(self, x):
+        return x
+
+    def decode(self, z):
+        return self.decoder(z)
+
+
+def test_autoencoder_transformer_module_returning_its_input(digits, monkeypatch):
+    # Inference scales each batch into one reused buffer; a module that
+    # returns that buffer must not see it overwritten by the next batch.
+    X_train = digits[0][:100]
+    ae = AutoencoderTransformer(
+        n_components=64, architecture=IdentityEncoder, max_iter=2, random_state=0
+    ).fit(X_train)
+    monkeypatch.setattr(_base, "_MIN_INFERENCE_BATCH", 16)
+    monkeypatch.setattr(_base, "_INFERENCE_BATCH_VALUES", 16)
+    expected = (X_train - ae.center_) / ae.scale_
+    np.testing.assert_allclose(ae.transform(X_train), expected, rtol=1e-12)
