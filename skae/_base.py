@@ -339,6 +339,9 @@ class _BaseAutoencoder(BaseEstimator):
             # sets are then views of one float32 array, not copies.
             Xs = self._scale(X, np.float32, rows=random_state.permutation(n_samples))
             X_valid, X_train = Xs[:n_valid], Xs[n_valid:]
+        elif self._scaling_method() is None and X.dtype == np.float32:
+            # Nothing to change: train on X itself, which is never written to.
+            X_train, X_valid = np.ascontiguousarray(X), None
         else:
             X_train, X_valid = self._scale(X, np.float32), None
 

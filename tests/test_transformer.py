@@ -262,3 +262,28 @@ def test_autoencoder_transformer_module_returning_its_input(digits, monkeypatch)
     monkeypatch.setattr(_base, "_INFERENCE_BATCH_VALUES", 16)
     expected = (X_train - ae.center_) / ae.scale_
     np.testing.assert_allclose(ae.transform(X_train), expected, rtol=1e-12)
+
+
+def test_autoencoder_transformer_trains_on_float32_input_without_copy(digits):
+    # With scaling=None, float32 data train as they are (no copy is made);
+    # the same values given as float64 are copied to float32 first. Both
+    # must train the same model, and the caller's array must not change.
+    X32 = digits[0][:200].astype(np.float32) / 16
+    X_before = X32.copy()
+    params = {
+        "n_components": 3,
+        "scaling": None,
+        "max_iter": 5,
+        "early_stopping": False,
+    }
+    from_32 = AutoencoderTransformer(**params, random_state=0).fit(X32)
+    from_64 = AutoencoderTransformer(**params, random_state=0).fit(
+        X32.astype(np.float64)
+    )
+    for p, q in zip(
+        from_32.net_.module_.parameters(),
+        from_64.net_.module_.parameters(),
+        strict=True,
+    ):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    np.testing.assert_array_equal(X32, X_before)
