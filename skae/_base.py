@@ -2,6 +2,7 @@
 estimators."""
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,7 +13,6 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping
-from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
 from torch.func import functional_call
@@ -28,6 +28,7 @@ from skae._modules import (
 from skae._net import (
     AutoencoderNet,
     NonFiniteLossError,
+    ScaledRows,
     StopOnNonFiniteLoss,
     TensorBatches,
 )
@@ -42,9 +43,9 @@ _DEFAULT_HIDDEN = {"mlp": (128, 64), "conv": (32, 64), "linear": ()}
 _INFERENCE_BATCH_VALUES = 2**19
 _MIN_INFERENCE_BATCH = 256
 
-# Values (rows x features) scaled at a time: bounds the temporaries of
-# scaling to 2 MB of float64, whatever the number of features, and keeps them
-# in cache (4096 rows of 784 features made 25 MB temporaries).
+# Values (rows x features) per block when computing the variance of the data:
+# bounds the temporaries to 2 MB of float64, whatever the number of features,
+# and keeps them in cache (4096 rows of 784 features made 25 MB temporaries).
 _SCALING_BLOCK_SIZE = 2**18
 
 
@@ -260,41 +261,6 @@ class _BaseAutoencoder(BaseEstimator):
         self.center_ = center
         self.scale_ = scale
 
-    def _scale(self, X, dtype=None, rows=None):
-        """Scaled copy of ``X``, the network's input, of ``dtype`` or X's.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-            Validated data.
-        dtype : dtype, default=None
-            dtype of the result; that of ``X`` by default.
-        rows : ndarray of int, default=None
-            Rows of ``X`` to scale, in this order; all rows by default.
-
-        Returns
-        -------
-        X_scaled : ndarray of shape (len(rows), n_features)
-            The only full-size array made: rows are scaled block by block,
-            with arithmetic in ``X``'s precision, so a float64 input with a
-            large offset is centred before it is rounded to float32. For
-            ``loss="bce"``, values are clipped to [0, 1]: new data may fall
-            outside the training range, and the targets of a binary
-            cross-entropy must not.
-        """
-        n_rows = len(X) if rows is None else len(rows)
-        Xs = np.empty((n_rows, X.shape[1]), dtype=dtype or X.dtype)
-        center = self.center_.astype(X.dtype, copy=False)
-        scale = self.scale_.astype(X.dtype, copy=False)
-        block_rows = _scaling_block_rows(X.shape[1])
-        for start in range(0, n_rows, block_rows):
-            stop = start + block_rows
-            block = X[start:stop] if rows is None else X[rows[start:stop]]
-            Xs[start:stop] = (block - center) / scale
-        if self.loss == "bce":
-            np.clip(Xs, 0, 1, out=Xs)
-        return Xs
-
     def _check_bce_range(self, X):
         """Raise if training data leave [0, 1] after scaling, for ``"bce"``."""
         if self.loss != "bce":
@@ -335,22 +301,40 @@ class _BaseAutoencoder(BaseEstimator):
                     "samples, a smaller validation_fraction, or "
                     "early_stopping=False."
                 )
-            # Scale the rows in a random order: the validation and training
-            # sets are then views of one float32 array, not copies.
-            Xs = self._scale(X, np.float32, rows=random_state.permutation(n_samples))
-            X_valid, X_train = Xs[:n_valid], Xs[n_valid:]
-        elif self._scaling_method() is None and X.dtype == np.float32:
-            # Nothing to change: train on X itself, which is never written to.
-            X_train, X_valid = np.ascontiguousarray(X), None
+            order = random_state.permutation(n_samples)
+            rows_valid, rows_train = order[:n_valid], order[n_valid:]
         else:
-            X_train, X_valid = self._scale(X, np.float32), None
+            rows_train = rows_valid = None
 
-        net = self._build_net(network, network_kwargs, device, X_valid)
+        # The data as given, on the device, and two sets of its rows that
+        # scale each batch as they read it: no scaled copy of X is made.
+        with warnings.catch_warnings():
+            # X may be read-only (a memory map, say): skae never writes to it.
+            warnings.filterwarnings(
+                "ignore", "The given NumPy array is not writable", UserWarning
+            )
+            X_data = torch.from_numpy(np.ascontiguousarray(X)).to(device)
+        scaling = {"clip": self.loss == "bce"}
+        if self._scaling_method() is not None:
+            scaling["center"], scaling["scale"] = (
+                torch.from_numpy(values.astype(X.dtype)).to(device)
+                for values in (self.center_, self.scale_)
+            )
+
+        def rows(index):
+            if index is not None:
+                index = torch.from_numpy(index).to(device)
+            return ScaledRows(X_data, index, **scaling)
+
+        train = rows(rows_train)
+        valid = rows(rows_valid) if self.early_stopping else None
+
+        net = self._build_net(network, network_kwargs, device, valid)
         cuda_devices = [torch.device(device).index or 0] if device != "cpu" else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
             try:
-                net.fit(torch.from_numpy(X_train).to(device))
+                net.fit(train)
             except NonFiniteLossError as exc:
                 raise ValueError(
                     f"Training diverged: the {self.loss} loss became {exc.loss} "
@@ -361,8 +345,8 @@ class _BaseAutoencoder(BaseEstimator):
                     f"(sparsity={self.sparsity}, beta={self.beta})."
                 ) from None
         net.module_.eval()
-        # The validation split holds a view of the training data: drop it so
-        # that the fitted estimator, and its pickle, keep the model only.
+        # The validation split holds the training data: drop it so that the
+        # fitted estimator, and its pickle, keep the model only.
         net.set_params(train_split=None)
 
         history = net.history
@@ -378,7 +362,7 @@ class _BaseAutoencoder(BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _build_net(self, network, network_kwargs, device, X_valid):
+    def _build_net(self, network, network_kwargs, device, valid):
         monitor = "valid_loss" if self.early_stopping else "train_loss"
         callbacks = [
             ("stop_on_non_finite_loss", StopOnNonFiniteLoss()),
@@ -401,11 +385,7 @@ class _BaseAutoencoder(BaseEstimator):
             # One fused kernel per step instead of about ten operations per
             # parameter tensor: 10-25% of a CPU fit of a small network.
             optimizer_kwargs["fused"] = True
-        train_split = None
-        if X_valid is not None:
-            train_split = predefined_split(
-                Dataset(torch.from_numpy(X_valid).to(device))
-            )
+        train_split = None if valid is None else predefined_split(valid)
         return AutoencoderNet(
             module=Autoencoder,
             module__network=network,
@@ -445,10 +425,12 @@ class _BaseAutoencoder(BaseEstimator):
             ``method(module, batch)`` returning a tensor with one row (or one
             value) per row of ``batch``.
         scale : bool, default=False
-            Whether to apply the fitted scaling to each batch first, as
-            :meth:`_scale` does (same arithmetic, same results), into a
-            buffer of one batch that is reused: no scaled copy of ``X`` is
-            made.
+            Whether to apply the fitted scaling to each batch first, with the
+            arithmetic of training (``(x - center_) / scale_`` in ``X``'s
+            precision, clipped to [0, 1] for ``loss="bce"``: new data may
+            fall outside the training range, and the targets of a binary
+            cross-entropy must not), into a buffer of one batch that is
+            reused: no scaled copy of ``X`` is made.
 
         Returns
         -------

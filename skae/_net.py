@@ -195,8 +195,64 @@ class EpochLoss(Callback):
         net.history.record(self.name + "_best", is_best)
 
 
+class ScaledRows(torch.utils.data.Dataset):
+    """Rows of a data tensor, scaled to the network's float32 input when read.
+
+    The training and validation sets of a fit are two of these over one
+    tensor, the data as given: no scaled copy of the data is made. Reading a
+    batch applies ``(x - center) / scale`` in the data's precision, rounds to
+    float32, and clips to [0, 1] if asked, the same arithmetic, value for
+    value, as scaling the whole array first.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+        The data, float32 or float64, unscaled. It is never written to.
+    rows : torch.Tensor of int64, default=None
+        The rows of ``X`` that make up this set, in this order; all rows by
+        default.
+    center, scale : torch.Tensor of shape (n_features,), default=None
+        The scaling, of ``X``'s dtype; ``None`` for none.
+    clip : bool, default=False
+        Whether to clip scaled values to [0, 1] (the targets of a binary
+        cross-entropy must lie there).
+    """
+
+    def __init__(self, X, rows=None, center=None, scale=None, clip=False):
+        self.X = X
+        self.rows = rows
+        self.center = center
+        self.scale = scale
+        self.clip = clip
+
+    def __len__(self):
+        return len(self.X) if self.rows is None else len(self.rows)
+
+    def __getitem__(self, i):
+        return self.take(slice(i, i + 1))[0], None
+
+    def take(self, index):
+        """Scaled float32 rows at positions ``index`` (a slice or int tensor)."""
+        batch = self.X[index if self.rows is None else self.rows[index]]
+        # Indexing with a tensor gathers the rows into a new tensor, which can
+        # be scaled in place; a slice is a view of X, which must not be.
+        owned = batch._base is None
+        if self.center is not None:
+            batch = batch.sub_(self.center) if owned else batch - self.center
+            batch.div_(self.scale)
+            owned = True
+        if batch.dtype != torch.float32:
+            batch = batch.to(torch.float32)
+            owned = True
+        if self.clip:
+            batch = batch.clamp_(0, 1) if owned else batch.clamp(0, 1)
+            owned = True
+        # A network may work in place on its input: never hand it X itself.
+        return batch if owned else batch.clone()
+
+
 class TensorBatches:
-    """Mini-batches sliced from one tensor, in place of a ``DataLoader``.
+    """Mini-batches read from :class:`ScaledRows`, in place of a ``DataLoader``.
 
     A ``DataLoader`` over a per-sample ``Dataset`` indexes and collates every
     row on its own; here each batch is one indexing operation on a tensor that
@@ -204,8 +260,9 @@ class TensorBatches:
 
     Parameters
     ----------
-    dataset : skorch.dataset.Dataset
-        A dataset whose ``X`` is a 2-D tensor.
+    dataset : ScaledRows or skorch.dataset.Dataset
+        The rows; a skorch ``Dataset`` whose ``X`` is a 2-D tensor is read as
+        it is.
     batch_size : int
         Number of rows per batch; the last batch may be smaller.
     shuffle : bool, default=False
@@ -214,22 +271,25 @@ class TensorBatches:
     """
 
     def __init__(self, dataset, batch_size, shuffle=False):
-        self.X = dataset.X
+        if not isinstance(dataset, ScaledRows):
+            dataset = ScaledRows(dataset.X)
+        self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
 
     def __len__(self):
-        return math.ceil(len(self.X) / self.batch_size)
+        return math.ceil(len(self.dataset) / self.batch_size)
 
     def __iter__(self):
-        n_samples = len(self.X)
+        n_samples = len(self.dataset)
+        step = self.batch_size
         if self.shuffle:
-            order = torch.randperm(n_samples).to(self.X.device)
-            for start in range(0, n_samples, self.batch_size):
-                yield self.X[order[start : start + self.batch_size]], None
+            order = torch.randperm(n_samples).to(self.dataset.X.device)
+            for start in range(0, n_samples, step):
+                yield self.dataset.take(order[start : start + step]), None
         else:
-            for start in range(0, n_samples, self.batch_size):
-                yield self.X[start : start + self.batch_size], None
+            for start in range(0, n_samples, step):
+                yield self.dataset.take(slice(start, start + step)), None
 
 
 class NonFiniteLossError(ArithmeticError):

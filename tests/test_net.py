@@ -15,7 +15,7 @@ from skorch.callbacks import Callback
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer, _base
 from skae._losses import AutoencoderLoss
 from skae._modules import Autoencoder, MLPAutoencoder
-from skae._net import AutoencoderNet, EpochLoss, TensorBatches
+from skae._net import AutoencoderNet, EpochLoss, ScaledRows, TensorBatches
 
 
 class SkorchNet(AutoencoderNet):
@@ -146,3 +146,53 @@ def test_callbacks_are_notified_of_the_events_they_implement(X):
     assert (other.batches, other.epochs) == (9, 3)
     # The replaced one is not: skorch re-initialized it (count 0) on set_params.
     assert counter.batches == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("clip", [False, True])
+def test_scaled_rows_scale_each_batch_as_the_whole_array(dtype, clip):
+    rng = np.random.RandomState(0)
+    X = torch.as_tensor(rng.normal(size=(30, 4)), dtype=dtype)
+    center = torch.as_tensor(rng.normal(size=4), dtype=dtype)
+    scale = torch.as_tensor(rng.uniform(0.5, 2, size=4), dtype=dtype)
+    expected = ((X - center) / scale).to(torch.float32)
+    if clip:
+        expected = expected.clamp(0, 1)
+    rows = torch.as_tensor(rng.permutation(30))
+    data = ScaledRows(X, rows, center, scale, clip=clip)
+    X_before = X.clone()
+    taken = torch.cat([data.take(slice(0, 16)), data.take(torch.arange(16, 30))])
+    torch.testing.assert_close(taken, expected[rows], rtol=0, atol=0)
+    torch.testing.assert_close(X, X_before, rtol=0, atol=0)
+    assert len(data) == 30
+    torch.testing.assert_close(data[3][0], expected[rows[3]], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("index", [slice(2, 5), torch.tensor([2, 3, 4])])
+def test_scaled_rows_never_hand_out_the_data_itself(index):
+    # Without scaling a slice of float32 data would be a view of X; a module
+    # working in place on its input must not change the caller's data.
+    X = torch.arange(12, dtype=torch.float32).reshape(6, 2)
+    batch = ScaledRows(X).take(index)
+    batch.zero_()
+    assert X.sum() == 66
+
+
+def test_fit_does_not_copy_or_change_the_data(X):
+    # skae trains on rows read from X and scaled batch by batch: X stays as
+    # it was, also with a network that works in place on its input.
+    class InPlace(MLPAutoencoder):
+        def encode(self, x):
+            return super().encode(x.mul_(2.0))
+
+    X32 = X.astype(np.float32)
+    X_before = X32.copy()
+    for early_stopping in (False, True):
+        AutoencoderTransformer(
+            n_components=2,
+            architecture=InPlace,
+            scaling=None,
+            max_iter=2,
+            early_stopping=early_stopping,
+        ).fit(X32)
+        np.testing.assert_array_equal(X32, X_before)
