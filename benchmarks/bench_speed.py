@@ -239,9 +239,14 @@ def skae_estimator(hidden, n_components, epochs, seed=0):
     )
 
 
-def fit_skae(X, hidden, n_components, epochs, seed=0):
-    """Fit :func:`skae_estimator` on ``X``; return it."""
-    return skae_estimator(hidden, n_components, epochs, seed).fit(X)
+def fit_skae(X, hidden, n_components, epochs, seed=0, scaling=None):
+    """Fit :func:`skae_estimator` on ``X``; return it.
+
+    ``scaling=None`` trains on ``X`` as the plain loop does; ``"standard"``
+    (skae's default for the squared error) also standardizes each batch.
+    """
+    est = skae_estimator(hidden, n_components, epochs, seed)
+    return est.set_params(scaling=scaling).fit(X)
 
 
 def timed(func, *args, **kwargs):
@@ -296,6 +301,9 @@ def bench_fit_vs_plain(settings, log):
             "plain": partial(plain_fit, *args, adam_options=adam_options),
             "skae": partial(fit_skae, *args),
         }
+        # skae with its default scaling, which standardizes each batch as it
+        # reads it: the cost of not keeping a scaled copy of the data.
+        methods["skae_standard"] = partial(fit_skae, *args, scaling="standard")
         if adam_options:
             # What a user writes without those options, for context.
             methods["plain_default_adam"] = partial(plain_fit, *args)
@@ -334,6 +342,7 @@ def bench_fit_vs_plain(settings, log):
             row[f"ratio_{clock}_paired_max"] = float(paired.max())
         row["skae_train_samples_per_s"] = len(X) * epochs / row["skae_cpu_s"]
         row["plain_train_samples_per_s"] = len(X) * epochs / row["plain_cpu_s"]
+        row["ratio_cpu_skae_standard"] = row["skae_standard_cpu_s"] / row["plain_cpu_s"]
         if "plain_default_adam" in methods:
             row["ratio_cpu_vs_default_adam"] = (
                 row["skae_cpu_s"] / row["plain_default_adam_cpu_s"]
@@ -911,7 +920,8 @@ def target_rows(results):
                 "goal": "<= 1.10",
                 "measured": f"{row['ratio_cpu']:.3f} (runs "
                 f"{row['ratio_cpu_paired_min']:.2f}-"
-                f"{row['ratio_cpu_paired_max']:.2f})",
+                f"{row['ratio_cpu_paired_max']:.2f}); "
+                f"{row['ratio_cpu_skae_standard']:.3f} with scaling='standard'",
                 "met": row["ratio_cpu"] <= 1.10,
             }
         )
@@ -1024,6 +1034,7 @@ def write_summary(results, path):
                 "ratio_cpu_paired_min",
                 "ratio_cpu_paired_max",
                 "ratio_wall",
+                "ratio_cpu_skae_standard",
                 "ratio_cpu_vs_default_adam",
                 "skae_train_samples_per_s",
                 "plain_train_samples_per_s",
