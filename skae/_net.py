@@ -1,11 +1,14 @@
 """skorch glue: the net that trains an autoencoder, and its data loading.
 
-Customised only through skorch's public methods: ``get_loss`` (the input is
-the target), and ``infer``, ``train_step``, ``train_step_single``, ``notify``,
-``run_single_epoch`` and ``get_default_callbacks`` (to keep the work per batch
-and per epoch close to a plain PyTorch loop; ``tests/test_net.py`` checks that
-they train the same model as skorch's own methods), an
-``iterator_train``/``iterator_valid`` class, and callbacks.
+Customised through skorch's public methods: ``get_loss`` (the input is the
+target), and ``infer``, ``train_step``, ``train_step_single``, ``notify``,
+``run_single_epoch`` and ``get_default_callbacks`` to keep the work per batch
+and per epoch close to a plain PyTorch loop; an ``iterator_train`` /
+``iterator_valid`` class; and callbacks. skorch's customization guide asks
+that an override of ``run_single_epoch`` do the same bookkeeping as the
+original (notifications, history): ``tests/test_net.py`` checks that these
+overrides train the same model and write the same history as skorch's own
+methods.
 """
 
 import math
