@@ -35,13 +35,18 @@ from skae._net import (
 
 _DEFAULT_HIDDEN = {"mlp": (128, 64), "conv": (32, 64), "linear": ()}
 
-# Values (rows x columns) per forward pass at inference: batches of 2 MB of
-# float32 whose activations stay in cache. On a 784-256-32 network this was
-# 5-15% faster than batches of 8192 rows (25 MB), which the allocator maps
-# and unmaps anew. At least _MIN_INFERENCE_BATCH rows, so that per-call
-# overhead vanishes when rows are long.
+# Values (rows x columns) per forward pass at inference on the CPU: batches
+# of 2 MB (float32) whose activations stay in cache. On a 784-256-32 network
+# this was 5-15% faster than batches of 8192 rows (25 MB), which the
+# allocator maps and unmaps anew. At least _MIN_INFERENCE_BATCH rows, so that
+# per-call overhead vanishes when rows are long, and at most
+# _MAX_INFERENCE_BATCH, so that hidden layers wider than short rows keep
+# their activations small (4 features and 128 hidden units: 8192 rows were
+# 3x faster than 131072). On a GPU, batches of _MAX_INFERENCE_BATCH rows:
+# fewer transfers, and no CPU cache to fit.
 _INFERENCE_BATCH_VALUES = 2**19
 _MIN_INFERENCE_BATCH = 256
+_MAX_INFERENCE_BATCH = 8192
 
 # Values (rows x features) per block when computing the variance of the data:
 # bounds the temporaries to 2 MB of float64, whatever the number of features,
@@ -308,12 +313,17 @@ class _BaseAutoencoder(BaseEstimator):
 
         # The data as given, on the device, and two sets of its rows that
         # scale each batch as they read it: no scaled copy of X is made.
-        with warnings.catch_warnings():
-            # X may be read-only (a memory map, say): skae never writes to it.
-            warnings.filterwarnings(
-                "ignore", "The given NumPy array is not writable", UserWarning
-            )
-            X_data = torch.from_numpy(np.ascontiguousarray(X)).to(device)
+        X = np.ascontiguousarray(X)
+        if X.flags.writeable:
+            X_data = torch.from_numpy(X).to(device)
+        else:
+            with warnings.catch_warnings():
+                # X may be read-only (a memory map, say): skae never writes
+                # to it, so torch's warning about that does not apply.
+                warnings.filterwarnings(
+                    "ignore", "The given NumPy array is not writable", UserWarning
+                )
+                X_data = torch.from_numpy(X).to(device)
         scaling = {"clip": self.loss == "bce"}
         if self._scaling_method() is not None:
             scaling["center"], scaling["scale"] = (
@@ -446,9 +456,10 @@ class _BaseAutoencoder(BaseEstimator):
 
         Notes
         -----
-        Batches hold about ``_INFERENCE_BATCH_VALUES`` values (counted in
-        rows of the data, also when ``X`` holds codes), so that they and the
-        activations they produce stay in cache.
+        On the CPU, batches hold about ``_INFERENCE_BATCH_VALUES`` values
+        (counted in rows of the data, also when ``X`` holds codes), so that
+        they and the activations they produce stay in cache; see the comment
+        on these constants.
 
         float32 rows run through the trained float32 module. float64 rows run
         through the same module with its parameters cast to float64: float32
@@ -461,7 +472,12 @@ class _BaseAutoencoder(BaseEstimator):
         n_samples, n_columns = X.shape
         # Rows of the data, not short codes, set the size of the activations.
         row_width = max(n_columns, self.n_features_in_)
-        batch_rows = max(_MIN_INFERENCE_BATCH, _INFERENCE_BATCH_VALUES // row_width)
+        batch_rows = _MAX_INFERENCE_BATCH
+        if torch.device(device).type == "cpu":
+            batch_rows = min(
+                batch_rows,
+                max(_MIN_INFERENCE_BATCH, _INFERENCE_BATCH_VALUES // row_width),
+            )
         if scale:
             center = self.center_.astype(X.dtype, copy=False)
             scale_ = self.scale_.astype(X.dtype, copy=False)

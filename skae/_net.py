@@ -30,6 +30,19 @@ _EVENTS = (
 )
 
 
+def _implements(callback, event):
+    """Whether ``callback`` does something on ``event``.
+
+    False for the no-op method inherited from skorch's ``Callback``, and for
+    an object without that method; a method set on the instance, or any
+    method of an object that is not a ``Callback``, counts.
+    """
+    method = getattr(callback, event, None)
+    if method is None:
+        return False
+    return getattr(method, "__func__", None) is not getattr(Callback, event)
+
+
 class AutoencoderNet(NeuralNet):
     """A ``NeuralNet`` whose criterion compares the output with the input.
 
@@ -42,15 +55,18 @@ class AutoencoderNet(NeuralNet):
         """Forward pass of the module on a batch.
 
         skorch's version first passes ``x`` through ``to_tensor``, a chain of
-        type checks; the batches of :class:`TensorBatches` are tensors on the
-        training device already, so they go straight to the module.
+        type checks; the batches of :class:`TensorBatches` are tensors (on the
+        training device already), so they go straight to the module. Other
+        input takes skorch's way.
         """
         if not isinstance(x, torch.Tensor):
-            x = to_tensor(x, device=self.device)
-        return self.module_(x, **fit_params)
+            return super().infer(x, **fit_params)
+        return self.module_(x.to(self.device), **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if not isinstance(X, torch.Tensor):
+        if isinstance(X, torch.Tensor):
+            X = X.to(self.device)
+        else:
             X = to_tensor(X, device=self.device)
         return self.criterion_(y_pred, X)
 
@@ -94,21 +110,27 @@ class AutoencoderNet(NeuralNet):
         that method: most implement only some events, such as
         ``on_epoch_end``, and inherit no-op methods for the others, which
         skorch would call twice per batch. Which callbacks implement what is
-        looked up when training begins, so callbacks replaced between fits
-        are taken into account.
+        looked up when training begins and after the callbacks are
+        (re)initialized, so callbacks replaced with ``set_params`` count.
         """
         if method_name == "on_train_begin" or not hasattr(self, "_listeners"):
             self._listeners = {
                 event: [
                     getattr(cb, event)
                     for _, cb in self.callbacks_
-                    if getattr(type(cb), event, None) is not getattr(Callback, event)
+                    if _implements(cb, event)
                 ]
                 for event in _EVENTS
             }
         getattr(self, method_name)(self, **cb_kwargs)
         for listener in self._listeners[method_name]:
             listener(self, **cb_kwargs)
+
+    def initialize_callbacks(self):
+        """Initialize the callbacks; :meth:`notify` then looks them up anew."""
+        super().initialize_callbacks()
+        self.__dict__.pop("_listeners", None)
+        return self
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """One pass over ``iterator``: a training or a validation epoch.
@@ -232,7 +254,7 @@ class ScaledRows(torch.utils.data.Dataset):
         return len(self.X) if self.rows is None else len(self.rows)
 
     def __getitem__(self, i):
-        return self.take(slice(i, i + 1))[0], None
+        return self.take(slice(i, i + 1))[0]
 
     def take(self, index):
         """Scaled float32 rows at positions ``index`` (a slice or int tensor)."""
@@ -264,8 +286,8 @@ class TensorBatches:
     Parameters
     ----------
     dataset : ScaledRows or skorch.dataset.Dataset
-        The rows; a skorch ``Dataset`` whose ``X`` is a 2-D tensor is read as
-        it is.
+        The rows; a skorch ``Dataset`` whose ``X`` is a 2-D float32 tensor is
+        read as a :class:`ScaledRows` without scaling.
     batch_size : int
         Number of rows per batch; the last batch may be smaller.
     shuffle : bool, default=False

@@ -147,6 +147,19 @@ def test_callbacks_are_notified_of_the_events_they_implement(X):
     # The replaced one is not: skorch re-initialized it (count 0) on set_params.
     assert counter.batches == 0
 
+    # Nor after a replacement when training goes on through fit_loop, which
+    # sends no on_train_begin.
+    third = CountBatches().initialize()
+    net.set_params(callbacks__count=third)
+    net.fit_loop(torch.as_tensor(X, dtype=torch.float32), epochs=1)
+    assert (third.batches, other.batches) == (3, 0)
+
+    # A hook set on the instance is called too.
+    calls = []
+    third.on_epoch_begin = lambda net, **kwargs: calls.append(len(net.history))
+    net.partial_fit(torch.as_tensor(X, dtype=torch.float32))
+    assert calls == [8, 9, 10]
+
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("clip", [False, True])
@@ -165,7 +178,7 @@ def test_scaled_rows_scale_each_batch_as_the_whole_array(dtype, clip):
     torch.testing.assert_close(taken, expected[rows], rtol=0, atol=0)
     torch.testing.assert_close(X, X_before, rtol=0, atol=0)
     assert len(data) == 30
-    torch.testing.assert_close(data[3][0], expected[rows[3]], rtol=0, atol=0)
+    torch.testing.assert_close(data[3], expected[rows[3]], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("index", [slice(2, 5), torch.tensor([2, 3, 4])])
@@ -178,21 +191,34 @@ def test_scaled_rows_never_hand_out_the_data_itself(index):
     assert X.sum() == 66
 
 
-def test_fit_does_not_copy_or_change_the_data(X):
-    # skae trains on rows read from X and scaled batch by batch: X stays as
-    # it was, also with a network that works in place on its input.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_fit_reads_the_data_without_copying_or_changing_it(
+    X, dtype, early_stopping, monkeypatch
+):
+    # skae trains on rows read from X and scaled batch by batch: the rows are
+    # read from the caller's array itself, which stays as it was, also with a
+    # network that works in place on its input.
     class InPlace(MLPAutoencoder):
         def encode(self, x):
             return super().encode(x.mul_(2.0))
 
-    X32 = X.astype(np.float32)
-    X_before = X32.copy()
-    for early_stopping in (False, True):
-        AutoencoderTransformer(
-            n_components=2,
-            architecture=InPlace,
-            scaling=None,
-            max_iter=2,
-            early_stopping=early_stopping,
-        ).fit(X32)
-        np.testing.assert_array_equal(X32, X_before)
+    read_from = []
+
+    class RecordingRows(ScaledRows):
+        def __init__(self, data, *args, **kwargs):
+            read_from.append(data)
+            super().__init__(data, *args, **kwargs)
+
+    monkeypatch.setattr(_base, "ScaledRows", RecordingRows)
+    X_given = X.astype(dtype)
+    X_before = X_given.copy()
+    AutoencoderTransformer(
+        n_components=2,
+        architecture=InPlace,
+        max_iter=2,
+        early_stopping=early_stopping,
+    ).fit(X_given)
+    np.testing.assert_array_equal(X_given, X_before)
+    assert len(read_from) == (2 if early_stopping else 1)
+    assert all(np.shares_memory(data.numpy(), X_given) for data in read_from)
