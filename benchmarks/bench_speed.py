@@ -126,6 +126,8 @@ SETTINGS = {
 }
 
 BATCH_SIZE = 256
+# The parts of a run, in the order they run.
+PARTS = ("fit", "pyod", "inference", "memory", "scaling", "defaults", "profiles")
 PYOD_BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
 
@@ -1208,15 +1210,7 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=(
-            "fit",
-            "pyod",
-            "inference",
-            "memory",
-            "scaling",
-            "defaults",
-            "profiles",
-        ),
+        choices=PARTS,
         help="run only these parts",
     )
     args = parser.parse_args(argv)
@@ -1228,15 +1222,7 @@ def main(argv=None):
     log = common.Progress("speed")
     started = common.utc_now()
     load_before = os.getloadavg()
-    parts = args.only or (
-        "fit",
-        "pyod",
-        "inference",
-        "memory",
-        "scaling",
-        "defaults",
-        "profiles",
-    )
+    parts = args.only or PARTS
     results = {}
     for part in parts:
         if part == "fit":
