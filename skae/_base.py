@@ -1,8 +1,9 @@
-"""Shared parameters, validation, scaling, seeding and training of skae's
-estimators."""
+"""Parameters, validation and fitting shared by skae's estimators."""
 
+import inspect
 import math
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,57 +13,22 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping
 from skorch.helper import predefined_split
-from torch import nn
-from torch.func import functional_call
 
+from skae._inference import activation_values_per_row, predict
 from skae._losses import AutoencoderLoss, output_to_data, reconstruction_error
-from skae._modules import (
-    ACTIVATIONS,
-    Autoencoder,
-    ConvAutoencoder,
-    MethodCall,
-    MLPAutoencoder,
-)
-from skae._net import (
+from skae._modules import ACTIVATIONS, Autoencoder
+from skae._network import ARCHITECTURES, check_protocol, network_spec
+from skae._scaling import FeatureScaling
+from skae._training import (
     AutoencoderNet,
+    EarlyStopping,
     NonFiniteLossError,
     ScaledRows,
     StopOnNonFiniteLoss,
     TensorBatches,
+    train,
 )
-
-_DEFAULT_HIDDEN = {"mlp": (128, 64), "conv": (32, 64), "linear": ()}
-
-# Values (rows x columns) per forward pass at inference on the CPU: batches
-# of 2 MB (float32) whose activations stay in cache. On a 784-256-32 network
-# this was 5-15% faster than batches of 8192 rows (25 MB), which the
-# allocator maps and unmaps anew. At least _MIN_INFERENCE_BATCH rows, so that
-# per-call overhead vanishes when rows are long, and at most
-# _MAX_INFERENCE_BATCH, so that hidden layers wider than short rows keep
-# their activations small (4 features and 128 hidden units: 8192 rows were
-# 3x faster than 131072). On a GPU, batches of _MAX_INFERENCE_BATCH rows:
-# fewer transfers, and no CPU cache to fit.
-_INFERENCE_BATCH_VALUES = 2**19
-_MIN_INFERENCE_BATCH = 256
-_MAX_INFERENCE_BATCH = 8192
-
-# Values (rows x features) per block when computing the variance of the data:
-# bounds the temporaries to 2 MB of float64, whatever the number of features,
-# and keeps them in cache (4096 rows of 784 features made 25 MB temporaries).
-_SCALING_BLOCK_SIZE = 2**18
-
-
-def _shares_memory(a, b):
-    """Whether tensors ``a`` and ``b`` are views of the same storage."""
-    return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
-
-
-def _scaling_block_rows(n_features):
-    """Rows per block of scaling for rows of ``n_features`` values."""
-    return max(1, _SCALING_BLOCK_SIZE // n_features)
-
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -71,68 +37,19 @@ _OPTIMIZERS = {
 }
 
 
-def _resolve_device(device):
-    """Map the ``device`` parameter to a torch device name, or raise."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            "device='cuda' was requested but CUDA is not available: this torch "
-            f"build ({torch.__version__}) sees no GPU. Use device='cpu', or "
-            "device='auto' to use a GPU only when there is one."
-        )
-    return device
-
-
-def _check_random_state(random_state):
-    """Like ``check_random_state``, but ``None`` never touches the global RNG.
-
-    scikit-learn maps ``None`` to numpy's global ``RandomState`` and draws
-    from it; here ``None`` means a generator seeded from fresh OS entropy, so
-    fitting leaves the caller's global random state exactly as it was.
-    """
-    if random_state is None:
-        return np.random.RandomState(np.random.SeedSequence().generate_state(1))
-    return check_random_state(random_state)
-
-
-def _image_shape(image_shape, n_features):
-    """Return ``(channels, height, width)`` for rows of ``n_features``."""
-    if image_shape is None:
-        side = math.isqrt(n_features)
-        if side * side == n_features:
-            return (1, side, side)
-        return (1, 1, n_features)
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) == 2:
-        shape = (1, *shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(
-            "image_shape must be (height, width) or (channels, height, width) "
-            f"of positive integers, got {image_shape!r}."
-        )
-    if math.prod(shape) != n_features:
-        raise ValueError(
-            f"image_shape={image_shape!r} has {math.prod(shape)} values per "
-            f"image, but X has {n_features} features."
-        )
-    return shape
-
-
-def _is_variational(estimator):
-    return estimator.variational
-
-
 class _BaseAutoencoder(BaseEstimator):
-    """Parameters and machinery shared by skae's estimators.
+    """Parameters, training and inference shared by skae's estimators.
 
-    Subclasses set the public ``__init__`` (with their own defaults) and the
-    public methods; everything that trains or runs the network lives here.
+    ``__init__`` declares every shared parameter; a subclass declares only
+    its own parameters and the defaults it changes, with
+    :func:`_init_with`. ``_fit`` learns the scaling and trains the network;
+    ``score_samples`` and ``sample`` are the public methods both estimators
+    have. The subclasses add ``fit`` and their own public methods.
     """
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "architecture": [StrOptions({"mlp", "linear", "conv"}), type],
+        "architecture": [StrOptions(set(ARCHITECTURES)), type],
         "hidden_layer_sizes": ["array-like", None],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "image_shape": ["array-like", None],
@@ -158,217 +75,105 @@ class _BaseAutoencoder(BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    # ------------------------------------------------------------------
-    # Validation of what _parameter_constraints cannot express
-    # ------------------------------------------------------------------
-    def _check_params(self, n_features):
-        """Check combinations of parameters; return the network spec."""
-        architecture = self.architecture
-        hidden = self.hidden_layer_sizes
-        n_components = self._resolve_n_components(n_features)
-        if isinstance(architecture, type):
-            if not issubclass(architecture, nn.Module):
-                raise ValueError(
-                    "architecture must be 'mlp', 'linear', 'conv' or a subclass "
-                    f"of torch.nn.Module, got {architecture!r}."
-                )
-            if hidden is not None or self.image_shape is not None:
-                raise ValueError(
-                    "hidden_layer_sizes and image_shape apply to the built-in "
-                    "architectures; a custom module takes its own arguments "
-                    "through module_kwargs."
-                )
-            kwargs = {"n_features": n_features, "n_components": n_components}
-            return architecture, {**kwargs, **(self.module_kwargs or {})}
-
-        if self.module_kwargs:
-            raise ValueError(
-                "module_kwargs is only used with a custom module as architecture; "
-                f"got architecture={architecture!r}."
-            )
-        hidden = _DEFAULT_HIDDEN[architecture] if hidden is None else hidden
-        sizes = np.asarray(hidden).ravel()
-        if sizes.size and (
-            not np.issubdtype(sizes.dtype, np.integer) or sizes.min() < 1
-        ):
-            raise ValueError(
-                f"hidden_layer_sizes must hold positive integers, got {hidden!r}."
-            )
-        hidden = tuple(int(size) for size in sizes)
-        if architecture == "linear" and hidden:
-            raise ValueError(
-                "architecture='linear' has no hidden layers; leave "
-                f"hidden_layer_sizes=None, got {self.hidden_layer_sizes!r}."
-            )
-        if architecture == "conv" and not hidden:
-            raise ValueError(
-                "architecture='conv' needs at least one convolution: "
-                "hidden_layer_sizes gives the number of channels of each."
-            )
-        if architecture != "conv" and self.image_shape is not None:
-            raise ValueError(
-                f"image_shape is used by architecture='conv' only, got "
-                f"architecture={architecture!r}."
-            )
-        common = {"n_components": n_components, "variational": self.variational}
-        if architecture == "conv":
-            return ConvAutoencoder, {
-                **common,
-                "image_shape": _image_shape(self.image_shape, n_features),
-                "channels": hidden,
-                "activation": self.activation,
-            }
-        return MLPAutoencoder, {
-            **common,
-            "n_features": n_features,
-            "hidden_layer_sizes": hidden,
-            "activation": "identity" if architecture == "linear" else self.activation,
-        }
-
-    def _resolve_n_components(self, n_features):
-        return self.n_components
-
-    def _check_noise(self):
-        if self.noise_type == "masking" and self.noise >= 1:
-            raise ValueError(
-                "With noise_type='masking', noise is the probability of zeroing "
-                f"an input and must be below 1, got noise={self.noise}."
-            )
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        architecture="mlp",
+        hidden_layer_sizes=None,
+        activation="relu",
+        image_shape=None,
+        module_kwargs=None,
+        variational=False,
+        beta=1.0,
+        sparsity=0.0,
+        noise=0.0,
+        noise_type="gaussian",
+        loss="mse",
+        scaling="auto",
+        max_iter=200,
+        batch_size=128,
+        learning_rate_init=3e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.architecture = architecture
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.image_shape = image_shape
+        self.module_kwargs = module_kwargs
+        self.variational = variational
+        self.beta = beta
+        self.sparsity = sparsity
+        self.noise = noise
+        self.noise_type = noise_type
+        self.loss = loss
+        self.scaling = scaling
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
 
     # ------------------------------------------------------------------
-    # Scaling
-    # ------------------------------------------------------------------
-    def _scaling_method(self):
-        if self.scaling == "auto":
-            return "minmax" if self.loss == "bce" else "standard"
-        return self.scaling
-
-    def _fit_scaling(self, X):
-        """Learn ``center_`` and ``scale_`` (float64) from ``X``."""
-        method = self._scaling_method()
-        n_features = X.shape[1]
-        if method is None:
-            center, scale = np.zeros(n_features), np.ones(n_features)
-        elif method == "standard":
-            center = X.mean(axis=0, dtype=np.float64)
-            # The variance block by block: X.std() would hold X - mean whole.
-            squares = np.zeros(n_features)
-            block_rows = _scaling_block_rows(n_features)
-            for start in range(0, len(X), block_rows):
-                block = X[start : start + block_rows] - center
-                squares += np.einsum("ij,ij->j", block, block)
-            scale = np.sqrt(squares / len(X))
-        else:
-            center = X.min(axis=0).astype(np.float64)
-            scale = X.max(axis=0).astype(np.float64) - center
-        # Constant features: leave them centred at zero rather than divide by 0.
-        scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(1, abs(center))] = 1
-        self.center_ = center
-        self.scale_ = scale
-
-    def _check_bce_range(self, X):
-        """Raise if training data leave [0, 1] after scaling, for ``"bce"``."""
-        if self.loss != "bce":
-            return
-        low = ((X.min(axis=0) - self.center_) / self.scale_).min()
-        high = ((X.max(axis=0) - self.center_) / self.scale_).max()
-        if low < -1e-6 or high > 1 + 1e-6:
-            raise ValueError(
-                "loss='bce' needs inputs in [0, 1] after scaling, but with "
-                f"scaling={self.scaling!r} they span [{low:.3g}, {high:.3g}]. "
-                "Use scaling='minmax' (or 'auto'), or rescale X to [0, 1]."
-            )
-
-    def _unscale(self, Xs, dtype):
-        return (Xs * self.scale_ + self.center_).astype(dtype, copy=False)
-
-    # ------------------------------------------------------------------
-    # Training
+    # Fitting
     # ------------------------------------------------------------------
     def _fit(self, X):
         """Fit scaling and network on validated ``X``; set fitted attributes."""
         n_samples, n_features = X.shape
-        network, network_kwargs = self._check_params(n_features)
-        self._check_noise()
+        n_components = self._resolve_n_components(n_features)
+        network, network_kwargs = self._network(n_features, n_components)
         device = _resolve_device(self.device)
-        self._fit_scaling(X)
-        self._check_bce_range(X)
+        scaling = FeatureScaling.fit(X, self._scaling_method(), clip=self.loss == "bce")
+        if self.loss == "bce":
+            scaling.check_unit_interval(X, scaling_name=self.scaling)
 
         random_state = _check_random_state(self.random_state)
         seed = random_state.randint(np.iinfo(np.int32).max)
-        if self.early_stopping:
-            n_valid = math.ceil(self.validation_fraction * n_samples)
-            if n_samples - n_valid < 1:
-                raise ValueError(
-                    f"early_stopping=True holds out validation_fraction="
-                    f"{self.validation_fraction} of the data, which leaves no "
-                    f"training sample out of n_samples={n_samples}. Use more "
-                    "samples, a smaller validation_fraction, or "
-                    "early_stopping=False."
-                )
-            order = random_state.permutation(n_samples)
-            rows_valid, rows_train = order[:n_valid], order[n_valid:]
-        else:
-            rows_train = rows_valid = None
+        rows_train, rows_valid = self._split(n_samples, random_state)
 
         # The data as given, on the device, and two sets of its rows that
         # scale each batch as they read it: no scaled copy of X is made.
-        X = np.ascontiguousarray(X)
-        if X.flags.writeable:
-            X_data = torch.from_numpy(X).to(device)
-        else:
-            with warnings.catch_warnings():
-                # X may be read-only (a memory map, say): skae never writes
-                # to it, so torch's warning about that does not apply.
-                warnings.filterwarnings(
-                    "ignore", "The given NumPy array is not writable", UserWarning
-                )
-                X_data = torch.from_numpy(X).to(device)
-        scaling = {"clip": self.loss == "bce"}
-        if self._scaling_method() is not None:
-            scaling["center"], scaling["scale"] = (
-                torch.from_numpy(values.astype(X.dtype)).to(device)
-                for values in (self.center_, self.scale_)
-            )
+        X_data = _as_tensor(X, device)
+        batch_scaling = None if scaling.is_identity else scaling
 
         def rows(index):
             if index is not None:
                 index = torch.from_numpy(index).to(device)
-            return ScaledRows(X_data, index, **scaling)
+            return ScaledRows(X_data, index, batch_scaling)
 
-        train = rows(rows_train)
-        valid = rows(rows_valid) if self.early_stopping else None
-
+        valid = None if rows_valid is None else rows(rows_valid)
         net = self._build_net(network, network_kwargs, device, valid)
-        cuda_devices = [torch.cuda.current_device()] if device == "cuda" else []
-        with torch.random.fork_rng(devices=cuda_devices):
-            # Seed the generators that training draws from, and only those:
-            # torch.manual_seed would also reseed every CUDA device, which
-            # fork_rng does not restore (and, with no CUDA initialized, takes
-            # a quarter of a millisecond recording a stack trace).
-            torch.default_generator.manual_seed(seed)
-            for index in cuda_devices:
-                with torch.cuda.device(index):
-                    torch.cuda.manual_seed(seed)
-            try:
-                net.fit(train)
-            except NonFiniteLossError as exc:
-                raise ValueError(
-                    f"Training diverged: the {self.loss} loss became {exc.loss} "
-                    f"at epoch {exc.epoch}. Likely causes: a learning rate too "
-                    f"high for this data (learning_rate_init="
-                    f"{self.learning_rate_init}), inputs with extreme values "
-                    f"(scaling={self.scaling!r}), or a penalty weight too large "
-                    f"(sparsity={self.sparsity}, beta={self.beta})."
-                ) from None
-        net.module_.eval()
+        try:
+            train(net, rows(rows_train), seed=seed)
+        except NonFiniteLossError as exc:
+            raise self._diverged(f"the {self.loss} loss became {exc.loss}") from None
         # The validation split holds the training data: drop it so that the
         # fitted estimator, and its pickle, keep the model only.
         net.set_params(train_split=None)
 
         history = net.history
         self.net_ = net
-        self.n_components_ = self._resolve_n_components(n_features)
+        self.n_components_ = n_components
+        self.center_ = scaling.center
+        self.scale_ = scaling.scale
+        self._values_per_row = activation_values_per_row(net.module_, n_features)
+        self._training_dtype = X.dtype
         self.n_iter_ = len(history)
         self.loss_curve_ = list(history[:, "train_loss"])
         self.best_loss_ = float(np.min(self.loss_curve_))
@@ -379,6 +184,58 @@ class _BaseAutoencoder(BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
+    def _resolve_n_components(self, n_features):
+        return self.n_components
+
+    def _network(self, n_features, n_components):
+        """The module class and its arguments; checks what the constraints
+        cannot express."""
+        network, kwargs = network_spec(
+            architecture=self.architecture,
+            hidden_layer_sizes=self.hidden_layer_sizes,
+            activation=self.activation,
+            image_shape=self.image_shape,
+            module_kwargs=self.module_kwargs,
+            variational=self.variational,
+            n_features=n_features,
+            n_components=n_components,
+        )
+        if self.noise_type == "masking" and self.noise >= 1:
+            raise ValueError(
+                "With noise_type='masking', noise is the probability of zeroing "
+                f"an input and must be below 1, got noise={self.noise}."
+            )
+        if isinstance(self.architecture, type):
+            check_protocol(
+                network,
+                kwargs,
+                n_features=n_features,
+                n_components=n_components,
+                variational=self.variational,
+            )
+        return network, kwargs
+
+    def _scaling_method(self):
+        if self.scaling == "auto":
+            return "minmax" if self.loss == "bce" else "standard"
+        return self.scaling
+
+    def _split(self, n_samples, random_state):
+        """Training and validation rows (``None`` for all rows, or none)."""
+        if not self.early_stopping:
+            return None, None
+        n_valid = math.ceil(self.validation_fraction * n_samples)
+        if n_samples - n_valid < 1:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction="
+                f"{self.validation_fraction} of the data, which leaves no "
+                f"training sample out of n_samples={n_samples}. Use more "
+                "samples, a smaller validation_fraction, or "
+                "early_stopping=False."
+            )
+        order = random_state.permutation(n_samples)
+        return order[n_valid:], order[:n_valid]
+
     def _build_net(self, network, network_kwargs, device, valid):
         monitor = "valid_loss" if self.early_stopping else "train_loss"
         callbacks = [
@@ -388,10 +245,8 @@ class _BaseAutoencoder(BaseEstimator):
                 EarlyStopping(
                     monitor=monitor,
                     patience=self.n_iter_no_change,
-                    threshold=self.tol,
-                    threshold_mode="abs",
+                    tol=self.tol,
                     load_best=self.early_stopping,
-                    sink=print if self.verbose else _silent,
                 ),
             ),
         ]
@@ -428,107 +283,54 @@ class _BaseAutoencoder(BaseEstimator):
             verbose=int(self.verbose),
         )
 
+    def _diverged(self, what):
+        """The error for a training run whose loss or outputs are not finite."""
+        return ValueError(
+            f"Training diverged: {what}. Likely causes: a learning rate too "
+            f"high for this data (learning_rate_init={self.learning_rate_init}), "
+            f"inputs with extreme values (scaling={self.scaling!r}), or a "
+            f"penalty weight too large (sparsity={self.sparsity}, "
+            f"beta={self.beta})."
+        )
+
     # ------------------------------------------------------------------
     # Inference, on validated data
     # ------------------------------------------------------------------
-    def _run(self, X, method, scale=False):
-        """Apply ``method(module, batch)`` to the rows of ``X``, batch by batch.
+    def _predict(self, X, method, scale=True):
+        """``method(module, batch)`` over the rows of ``X``; see
+        :func:`skae._inference.predict`."""
+        return predict(
+            self.net_.module_,
+            X,
+            method,
+            device=self.net_.device,
+            values_per_row=self._values_per_row,
+            scaling=self._feature_scaling() if scale else None,
+        )
 
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_columns)
-            Validated float32 or float64 rows: data, or codes.
-        method : callable
-            ``method(module, batch)`` returning a tensor with one row (or one
-            value) per row of ``batch``.
-        scale : bool, default=False
-            Whether to apply the fitted scaling to each batch first, with the
-            arithmetic of training (``(x - center_) / scale_`` in ``X``'s
-            precision, clipped to [0, 1] for ``loss="bce"``: new data may
-            fall outside the training range, and the targets of a binary
-            cross-entropy must not), into a buffer of one batch that is
-            reused: no scaled copy of ``X`` is made.
-
-        Returns
-        -------
-        result : ndarray
-            The outputs of all batches, concatenated.
-
-        Notes
-        -----
-        On the CPU, batches hold about ``_INFERENCE_BATCH_VALUES`` values
-        (counted in rows of the data, also when ``X`` holds codes), so that
-        they and the activations they produce stay in cache; see the comment
-        on these constants.
-
-        float32 rows run through the trained float32 module. float64 rows run
-        through the same module with its parameters cast to float64: float32
-        matrix products round differently with the number of rows, by about
-        1e-7, and float64 input should give a result that does not depend on
-        how the rows are batched.
-        """
-        module = MethodCall(self.net_.module_, method)
-        device = self.net_.device
-        n_samples, n_columns = X.shape
-        # Rows of the data, not short codes, set the size of the activations.
-        row_width = max(n_columns, self.n_features_in_)
-        batch_rows = _MAX_INFERENCE_BATCH
-        if torch.device(device).type == "cpu":
-            batch_rows = min(
-                batch_rows,
-                max(_MIN_INFERENCE_BATCH, _INFERENCE_BATCH_VALUES // row_width),
-            )
-        if scale:
-            center = self.center_.astype(X.dtype, copy=False)
-            scale_ = self.scale_.astype(X.dtype, copy=False)
-            buffer = np.empty((min(batch_rows, n_samples), n_columns), dtype=X.dtype)
-        outputs = []
-        with torch.inference_mode():
-            if X.dtype == np.float64:
-                params = {
-                    name: tensor.to(torch.float64)
-                    for name, tensor in module.state_dict().items()
-                    if tensor.is_floating_point()
-                }
-
-                def run(batch):
-                    return functional_call(module, params, (batch,))
-
-            else:
-                run = module
-            for start in range(0, max(n_samples, 1), batch_rows):
-                rows = X[start : start + batch_rows]
-                if scale:
-                    rows = np.subtract(rows, center, out=buffer[: len(rows)])
-                    np.divide(rows, scale_, out=rows)
-                    if self.loss == "bce":
-                        np.clip(rows, 0, 1, out=rows)
-                batch = torch.from_numpy(rows).to(device)
-                output = run(batch)
-                if scale and _shares_memory(output, batch):
-                    # A module returning (a view of) its input would hand
-                    # back the buffer, which the next batch overwrites.
-                    output = output.clone()
-                outputs.append(output.cpu())
-        return torch.cat(outputs).numpy()
+    def _feature_scaling(self):
+        return FeatureScaling(self.center_, self.scale_, clip=self.loss == "bce")
 
     def _encode(self, X):
         """Codes of unscaled, validated rows ``X``."""
-        return self._run(X, lambda module, x: module.encode(x), scale=True)
+        return self._predict(X, lambda module, x: module.encode(x))
 
     def _decode(self, Z):
-        return self._run(
-            Z, lambda module, z: output_to_data(module.decode(z), self.loss)
+        """Rows, in the units of the data, decoded from codes ``Z``."""
+        loss = self.loss
+        X_scaled = self._predict(
+            Z, lambda module, z: output_to_data(module.decode(z), loss), scale=False
         )
+        return self._feature_scaling().inverse(X_scaled, Z.dtype)
 
     def _reconstruction_error(self, X):
         """Per-sample reconstruction error (float64) of unscaled, validated rows."""
+        loss = self.loss
 
         def error(module, x):
-            output = module.decode(module.encode(x))
-            return reconstruction_error(output, x, self.loss)
+            return reconstruction_error(module.decode(module.encode(x)), x, loss)
 
-        return self._run(X, error, scale=True).astype(np.float64)
+        return self._predict(X, error).astype(np.float64)
 
     def score_samples(self, X):
         """Compute the negative reconstruction error of each sample.
@@ -567,7 +369,7 @@ class _BaseAutoencoder(BaseEstimator):
             )
         return Z
 
-    @available_if(_is_variational)
+    @available_if(lambda estimator: estimator.variational)
     @validate_params(
         {
             "n_samples": [Interval(Integral, 1, None, closed="left")],
@@ -593,14 +395,15 @@ class _BaseAutoencoder(BaseEstimator):
         Returns
         -------
         X : ndarray of shape (n_samples, `n_features_in_`)
-            Generated samples in the units of the training data.
+            Generated samples in the units of the training data, of the
+            dtype of the training data.
         """
         check_is_fitted(self)
         generator = torch.Generator().manual_seed(
             int(_check_random_state(random_state).randint(np.iinfo(np.int32).max))
         )
         Z = torch.randn(n_samples, self.n_components_, generator=generator).numpy()
-        return self._unscale(self._decode(Z), np.float64)
+        return self._decode(Z.astype(self._training_dtype))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -608,5 +411,103 @@ class _BaseAutoencoder(BaseEstimator):
         return tags
 
 
-def _silent(*args, **kwargs):
-    """A sink for skorch callbacks that prints nothing."""
+def _init_with(base_init, **defaults):
+    """An ``__init__`` with the parameters of ``base_init``, some defaults
+    changed and keyword-only parameters added.
+
+    scikit-learn reads an estimator's parameters from the signature of its
+    ``__init__``; this lets a subclass of :class:`_BaseAutoencoder` declare
+    only what differs from it. The returned ``__init__`` stores every
+    argument as an attribute of the same name, and nothing else.
+
+    Parameters
+    ----------
+    base_init : callable
+        ``_BaseAutoencoder.__init__``.
+    **defaults : dict
+        New defaults of parameters of ``base_init``, and the subclass's own
+        keyword-only parameters with their defaults, in the order they
+        should appear before the shared keyword-only ones.
+
+    Returns
+    -------
+    __init__ : callable
+    """
+    signature = inspect.signature(base_init)
+    shared = [
+        p.replace(default=defaults.pop(p.name, p.default))
+        for p in signature.parameters.values()
+    ]
+    own = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in defaults.items()
+    ]
+    # The subclass's own parameters come first among the keyword-only ones.
+    n_positional = sum(p.kind != p.KEYWORD_ONLY for p in shared)
+    parameters = [*shared[:n_positional], *own, *shared[n_positional:]]
+    signature = signature.replace(parameters=parameters)
+
+    def __init__(self, *args, **kwargs):
+        arguments = signature.bind(self, *args, **kwargs)
+        arguments.apply_defaults()
+        for name, value in list(arguments.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    return __init__
+
+
+@contextmanager
+def _restore_on_failure(estimator):
+    """Leave ``estimator`` as it was if the block raises, Ctrl-C included.
+
+    A fit that fails or is interrupted must not leave a mix of old and new
+    fitted attributes behind: the attributes fitted before (if any) are put
+    back and those set by the failed fit are removed.
+    """
+    before = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(before)
+        raise
+
+
+def _resolve_device(device):
+    """Map the ``device`` parameter to a torch device name, or raise."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "device='cuda' was requested but CUDA is not available: this torch "
+            f"build ({torch.__version__}) sees no GPU. Use device='cpu', or "
+            "device='auto' to use a GPU only when there is one."
+        )
+    return device
+
+
+def _check_random_state(random_state):
+    """Like ``check_random_state``, but ``None`` never touches the global RNG.
+
+    scikit-learn maps ``None`` to numpy's global ``RandomState`` and draws
+    from it; here ``None`` means a generator seeded from fresh OS entropy, so
+    fitting leaves the caller's global random state exactly as it was.
+    """
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(1))
+    return check_random_state(random_state)
+
+
+def _as_tensor(X, device):
+    """``X`` as a tensor on ``device``, sharing memory with ``X`` on the CPU."""
+    X = np.ascontiguousarray(X)
+    if X.flags.writeable:
+        return torch.from_numpy(X).to(device)
+    with warnings.catch_warnings():
+        # X may be read-only (a memory map, say): skae never writes to it,
+        # so torch's warning about that does not apply.
+        warnings.filterwarnings(
+            "ignore", "The given NumPy array is not writable", UserWarning
+        )
+        return torch.from_numpy(X).to(device)

@@ -1,124 +1,225 @@
-"""Docstring sections shared by skae's estimators, written once."""
+"""Docstring sections shared by skae's estimators, written once.
 
-NETWORK_PARAMETERS = """\
-architecture : {"mlp", "linear", "conv"} or nn.Module subclass, default="mlp"
-        The network between input and code:
+Each parameter is described once, in :data:`PARAMETERS`; :func:`parameters`
+writes the numpydoc section of an estimator from its ``__init__`` signature,
+so the defaults shown are the defaults the estimator has.
+"""
 
-        - ``"mlp"``: dense layers with ``activation``, the decoder mirroring the
-          encoder (an undercomplete autoencoder).
-        - ``"linear"``: one linear map each way and no activation; its code
-          spans the same subspace as PCA's components.
-        - ``"conv"``: stride-2 convolutions down to the code and transposed
-          convolutions back, for images given as flat rows (see
-          ``image_shape``).
-        - a subclass of ``torch.nn.Module``, built as
-          ``architecture(n_features=..., n_components=..., **module_kwargs)``
-          and providing ``encode(x)`` and ``decode(z)``; see the user guide.
+import inspect
+import textwrap
 
-    hidden_layer_sizes : array-like of int, default=None
-        Widths of the encoder's hidden layers (``"mlp"``) or channels of its
-        convolutions (``"conv"``); the decoder mirrors them. ``None`` means
-        ``(128, 64)`` for ``"mlp"``, ``(32, 64)`` for ``"conv"`` and no hidden
-        layer for ``"linear"``, which accepts no other value.
+from skae._network import DEFAULT_HIDDEN_LAYER_SIZES as _DEFAULT_WIDTHS
 
-    activation : {"relu", "leaky_relu", "elu", "gelu", "tanh", "logistic", \
-"identity"}, default="relu"
-        Activation after each hidden layer. The code and the output layer are
-        never activated (the output goes through a sigmoid for ``loss="bce"``).
+#: name -> (type, description) of every parameter the estimators share.
+PARAMETERS = {
+    "n_components": (
+        "int",
+        "Size of the code, the number of output features of :meth:`transform`.",
+    ),
+    "architecture": (
+        '{"mlp", "linear", "conv"} or nn.Module subclass',
+        """\
+The network between input and code:
 
-    image_shape : tuple of int, default=None
-        ``(channels, height, width)`` or ``(height, width)`` of the images
-        whose flattened pixels are the rows of ``X``; ``"conv"`` only. ``None``
-        means a single-channel square image when ``n_features`` is a perfect
-        square, otherwise a one-row signal ``(1, 1, n_features)``.
+- ``"mlp"``: dense layers with ``activation``, the decoder mirroring the
+  encoder (an undercomplete autoencoder).
+- ``"linear"``: one linear map each way and no activation; its code
+  spans the same subspace as PCA's components.
+- ``"conv"``: stride-2 convolutions down to the code and transposed
+  convolutions back, for images given as flat rows (see
+  ``image_shape``).
+- a subclass of ``torch.nn.Module``, built as
+  ``architecture(n_features=..., n_components=..., **module_kwargs)``
+  and providing ``encode(x)`` and ``decode(z)``; see the user guide.""",
+    ),
+    "hidden_layer_sizes": (
+        "array-like of int",
+        f"""\
+Widths of the encoder's hidden layers (``"mlp"``) or channels of its
+convolutions (``"conv"``); the decoder mirrors them. ``None`` means
+``{_DEFAULT_WIDTHS["mlp"]}`` for ``"mlp"``,
+``{_DEFAULT_WIDTHS["conv"]}`` for ``"conv"`` and no hidden layer for
+``"linear"``, which accepts no other value.""",
+    ),
+    "activation": (
+        '{"relu", "leaky_relu", "elu", "gelu", "tanh", "logistic", "identity"}',
+        """\
+Activation after each hidden layer. The code and the output layer are
+never activated (the output goes through a sigmoid for ``loss="bce"``).""",
+    ),
+    "image_shape": (
+        "tuple of int",
+        """\
+``(channels, height, width)`` or ``(height, width)`` of the images
+whose flattened pixels are the rows of ``X``; ``"conv"`` only. ``None``
+means a single-channel square image when ``n_features`` is a perfect
+square, otherwise a one-row signal ``(1, 1, n_features)``.""",
+    ),
+    "module_kwargs": (
+        "dict",
+        """\
+Keyword arguments for a custom ``architecture`` module.""",
+    ),
+    "variational": (
+        "bool",
+        """\
+Train a variational autoencoder: the encoder gives a mean and a
+log-variance per component, codes are sampled while training and the
+objective adds ``beta`` times the KL divergence from a standard normal
+prior. Codes computed by the fitted model are the mean, so they are
+deterministic.""",
+    ),
+    "beta": (
+        "float",
+        """\
+Weight of the KL term of a variational autoencoder (a beta-VAE for
+values other than 1). Ignored unless ``variational=True``.""",
+    ),
+    "sparsity": (
+        "float",
+        """\
+Weight of an L1 penalty on the code, for a sparse autoencoder.""",
+    ),
+    "noise": (
+        "float",
+        """\
+Input corruption while training, for a denoising autoencoder: the
+standard deviation of Gaussian noise (in scaled units), or the
+probability of zeroing each input for ``noise_type="masking"``. Never
+applied by :meth:`transform` or scoring.""",
+    ),
+    "noise_type": (
+        '{"gaussian", "masking"}',
+        """\
+Kind of input corruption used when ``noise > 0``.""",
+    ),
+    "loss": (
+        '{"mse", "bce"}',
+        """\
+Reconstruction error: the squared error, or the binary cross-entropy
+of a sigmoid output, averaged over features. ``"bce"`` needs inputs in
+[0, 1] after scaling; with ``scaling="auto"`` they are min-max scaled.
+Training and scoring use the same definition.""",
+    ),
+    "scaling": (
+        '{"auto", "standard", "minmax"} or None',
+        """\
+Per-feature scaling applied before the network and undone by
+:meth:`inverse_transform`: ``"standard"`` removes the mean and divides
+by the standard deviation, ``"minmax"`` maps the training range to
+[0, 1], ``None`` uses ``X`` as it is. ``"auto"`` is ``"standard"`` for
+``loss="mse"`` and ``"minmax"`` for ``loss="bce"``. Constant features
+are centred and left unscaled.""",
+    ),
+    "max_iter": (
+        "int",
+        """\
+Maximum number of epochs (passes over the training data).""",
+    ),
+    "batch_size": (
+        "int",
+        """\
+Number of samples per gradient step.""",
+    ),
+    "learning_rate_init": (
+        "float",
+        """\
+Learning rate of the optimizer.""",
+    ),
+    "optimizer": (
+        '{"adam", "adamw", "sgd"}',
+        """\
+The torch optimizer: ``"adam"`` and ``"adamw"`` use torch's fused
+implementation (one kernel per step), ``"sgd"`` a momentum of 0.9.""",
+    ),
+    "weight_decay": (
+        "float",
+        """\
+L2 penalty (``"adamw"``: decoupled weight decay).""",
+    ),
+    "early_stopping": (
+        "bool",
+        """\
+Whether to hold out ``validation_fraction`` of the training data and
+stop when the loss on it has not improved by at least ``tol`` for
+``n_iter_no_change`` epochs; the weights of the best epoch are kept.
+When ``False``, training stops by the same rule on the training loss.""",
+    ),
+    "validation_fraction": (
+        "float",
+        """\
+Fraction of the training data held out for early stopping.""",
+    ),
+    "n_iter_no_change": (
+        "int",
+        """\
+Number of epochs without improvement before training stops.""",
+    ),
+    "tol": (
+        "float",
+        """\
+Smallest decrease of the monitored loss that counts as improvement.""",
+    ),
+    "device": (
+        '{"cpu", "cuda", "auto"}',
+        """\
+Where to train and run the network. ``"auto"`` uses a GPU if torch
+sees one. A fitted model can be pickled on a GPU machine and loaded
+on a CPU-only one.""",
+    ),
+    "random_state": (
+        "int, RandomState instance or None",
+        """\
+Seeds weight initialisation, shuffling, the validation split and
+the noise. An int makes ``fit`` reproducible bit for bit on CPU.
+``None`` draws a fresh seed from the operating system at each fit.
+Unlike most scikit-learn estimators, ``None`` does not draw from
+numpy's global random state: fitting leaves the global numpy and
+torch random states exactly as they were.""",
+    ),
+    "verbose": (
+        "int",
+        """\
+``0`` prints nothing; ``1`` or more prints a line per epoch (loss,
+validation loss, duration) and early stopping's message.""",
+    ),
+}
 
-    module_kwargs : dict, default=None
-        Keyword arguments for a custom ``architecture`` module.
 
-    variational : bool, default=False
-        Train a variational autoencoder: the encoder gives a mean and a
-        log-variance per component, codes are sampled while training and the
-        objective adds ``beta`` times the KL divergence from a standard normal
-        prior. :meth:`transform` returns the mean, so it is deterministic.
+def parameters(init, own=None):
+    """The "Parameters" section of an estimator, numpydoc style.
 
-    beta : float, default=1.0
-        Weight of the KL term of a variational autoencoder (a beta-VAE for
-        values other than 1). Ignored unless ``variational=True``.
+    Parameters
+    ----------
+    init : callable
+        The estimator's ``__init__``: its signature gives the order and the
+        defaults.
+    own : dict, default=None
+        ``name -> (type, description)`` of the estimator's own parameters,
+        and of shared ones it describes differently.
 
-    sparsity : float, default=0.0
-        Weight of an L1 penalty on the code, for a sparse autoencoder.
+    Returns
+    -------
+    section : str
+        The entries, indented for a class docstring, without the heading.
+    """
+    described = {**PARAMETERS, **(own or {})}
+    entries = []
+    for name, parameter in inspect.signature(init).parameters.items():
+        if name == "self":
+            continue
+        kind, description = described[name]
+        default = _format_default(parameter.default)
+        entries.append(
+            f"{name} : {kind}, default={default}\n"
+            + textwrap.indent(description, " " * 8)
+        )
+    return "\n\n    ".join(entries)
 
-    noise : float, default=0.0
-        Input corruption while training, for a denoising autoencoder: the
-        standard deviation of Gaussian noise (in scaled units), or the
-        probability of zeroing each input for ``noise_type="masking"``. Never
-        applied by :meth:`transform` or scoring.
 
-    noise_type : {"gaussian", "masking"}, default="gaussian"
-        Kind of input corruption used when ``noise > 0``.
+def _format_default(value):
+    return f'"{value}"' if isinstance(value, str) else repr(value)
 
-    loss : {"mse", "bce"}, default="mse"
-        Reconstruction error: the squared error, or the binary cross-entropy
-        of a sigmoid output, averaged over features. ``"bce"`` needs inputs in
-        [0, 1] after scaling; with ``scaling="auto"`` they are min-max scaled.
-        Training and scoring use the same definition.
-
-    scaling : {"auto", "standard", "minmax"} or None, default="auto"
-        Per-feature scaling applied before the network and undone by
-        :meth:`inverse_transform`: ``"standard"`` removes the mean and divides
-        by the standard deviation, ``"minmax"`` maps the training range to
-        [0, 1], ``None`` uses ``X`` as it is. ``"auto"`` is ``"standard"`` for
-        ``loss="mse"`` and ``"minmax"`` for ``loss="bce"``. Constant features
-        are centred and left unscaled."""
-
-TRAINING_PARAMETERS = """\
-max_iter : int, default=200
-        Maximum number of epochs (passes over the training data).
-
-    batch_size : int, default=128
-        Number of samples per gradient step.
-
-    learning_rate_init : float, default=3e-3
-        Learning rate of the optimizer.
-
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-        The torch optimizer: ``"adam"`` and ``"adamw"`` use torch's fused
-        implementation (one kernel per step), ``"sgd"`` a momentum of 0.9.
-
-    weight_decay : float, default=0.0
-        L2 penalty (``"adamw"``: decoupled weight decay).
-
-    early_stopping : bool, default=True
-        Whether to hold out ``validation_fraction`` of the training data and
-        stop when the loss on it has not improved by at least ``tol`` for
-        ``n_iter_no_change`` epochs; the weights of the best epoch are kept.
-        When ``False``, training stops by the same rule on the training loss.
-
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out for early stopping.
-
-    n_iter_no_change : int, default=10
-        Number of epochs without improvement before training stops.
-
-    tol : float, default=1e-4
-        Smallest decrease of the monitored loss that counts as improvement.
-
-    device : {"cpu", "cuda", "auto"}, default="cpu"
-        Where to train and run the network. ``"auto"`` uses a GPU if torch
-        sees one. A fitted model can be pickled on a GPU machine and loaded
-        on a CPU-only one.
-
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling, the validation split and
-        the noise. An int makes ``fit`` reproducible bit for bit on CPU.
-        ``None`` draws a fresh seed from the operating system at each fit.
-        Unlike most scikit-learn estimators, ``None`` does not draw from
-        numpy's global random state: fitting leaves the global numpy and
-        torch random states exactly as they were.
-
-    verbose : int, default=0
-        ``0`` prints nothing; ``1`` or more prints a line per epoch (loss,
-        validation loss, duration) and early stopping's message."""
 
 FITTED_ATTRIBUTES = """\
 net_ : skae._net.AutoencoderNet
@@ -156,3 +257,26 @@ net_ : skae._net.AutoencoderNet
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`. Defined only when `X`
         has feature names that are all strings."""
+
+
+def document(own=None):
+    """Class decorator: fill an estimator's docstring from its signature.
+
+    The docstring's ``{parameters}`` becomes :func:`parameters` of the
+    class's ``__init__`` and ``{fitted_attributes}`` the shared fitted
+    attributes; literal braces are written ``{{`` and ``}}``.
+
+    Parameters
+    ----------
+    own : dict, default=None
+        See :func:`parameters`.
+    """
+
+    def decorate(cls):
+        cls.__doc__ = cls.__doc__.format(
+            parameters=parameters(cls.__init__, own),
+            fitted_attributes=FITTED_ATTRIBUTES,
+        )
+        return cls
+
+    return decorate

@@ -267,28 +267,3 @@ class Autoencoder(nn.Module):
         else:
             z = mean
         return self.decode(z), z, mean, log_var
-
-
-class MethodCall(nn.Module):
-    """Expose ``method(module, x)`` as the forward pass of a module.
-
-    ``torch.func.functional_call`` runs a module's ``forward`` with other
-    parameters; wrapping lets it run ``encode``, ``decode`` or any
-    combination of them the same way.
-
-    Parameters
-    ----------
-    module : nn.Module
-        The module whose parameters ``method`` uses; registered as
-        ``self.module``, so its parameter names gain the prefix ``module.``.
-    method : callable
-        ``method(module, x)`` returning a tensor.
-    """
-
-    def __init__(self, module, method):
-        super().__init__()
-        self.module = module
-        self.method = method
-
-    def forward(self, x):
-        return self.method(self.module, x)

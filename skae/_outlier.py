@@ -8,11 +8,37 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skae import _docs
-from skae._base import _BaseAutoencoder
+from skae._base import _BaseAutoencoder, _init_with, _restore_on_failure
+
+_OWN_PARAMETERS = {
+    "n_components": (
+        "int or None",
+        """\
+Size of the code. ``None`` uses ``max(1, n_features // 2)``, the best
+of the rules compared on the 17 ODDS benchmark datasets (``n_features
+// 4``, ``// 2``, ``sqrt(n_features)``, 2; see ``benchmarks/``).""",
+    ),
+    "contamination": (
+        '"auto" or float',
+        """\
+Expected proportion of outliers in the training data, which sets the
+threshold ``offset_`` on the scores:
+
+- a float in (0, 0.5]: ``offset_`` is that quantile of the training
+  scores, so that fraction of the training data is predicted as
+  outliers;
+- ``"auto"``: Tukey's rule on the training scores, ``offset_ = Q1 -
+  1.5 * (Q3 - Q1)`` (Q1, Q3: quartiles of the scores). A sample is an
+  outlier when its reconstruction error lies further above the upper
+  quartile of the training errors than 1.5 interquartile ranges,
+  whatever the fraction of such samples.""",
+    ),
+}
 
 
+@_docs.document(own=_OWN_PARAMETERS)
 class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
-    __doc__ = f"""Outlier detection by the reconstruction error of an autoencoder.
+    """Outlier detection by the reconstruction error of an autoencoder.
 
     An autoencoder trained on (mostly normal) data reconstructs normal samples
     well and unusual ones badly. The score of a sample is minus its
@@ -25,27 +51,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
 
     Parameters
     ----------
-    n_components : int or None, default=None
-        Size of the code. ``None`` uses ``max(1, n_features // 2)``, the best
-        of the rules compared on the 17 ODDS benchmark datasets (``n_features
-        // 4``, ``// 2``, ``sqrt(n_features)``, 2; see ``benchmarks/``).
-
-    contamination : "auto" or float, default="auto"
-        Expected proportion of outliers in the training data, which sets the
-        threshold ``offset_`` on the scores:
-
-        - a float in (0, 0.5]: ``offset_`` is that quantile of the training
-          scores, so that fraction of the training data is predicted as
-          outliers;
-        - ``"auto"``: Tukey's rule on the training scores, ``offset_ = Q1 -
-          1.5 * (Q3 - Q1)`` (Q1, Q3: quartiles of the scores). A sample is an
-          outlier when its reconstruction error lies further above the upper
-          quartile of the training errors than 1.5 interquartile ranges,
-          whatever the fraction of such samples.
-
-    {_docs.NETWORK_PARAMETERS}
-
-    {_docs.TRAINING_PARAMETERS}
+    {parameters}
 
     Attributes
     ----------
@@ -53,7 +59,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         Threshold on :meth:`score_samples`: ``decision_function =
         score_samples - offset_``.
 
-    {_docs.FITTED_ATTRIBUTES}
+    {fitted_attributes}
 
     See Also
     --------
@@ -101,62 +107,9 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         ],
     }
 
-    def __init__(
-        self,
-        n_components=None,
-        *,
-        contamination="auto",
-        architecture="mlp",
-        hidden_layer_sizes=None,
-        activation="relu",
-        image_shape=None,
-        module_kwargs=None,
-        variational=False,
-        beta=1.0,
-        sparsity=0.0,
-        noise=0.0,
-        noise_type="gaussian",
-        loss="mse",
-        scaling="auto",
-        max_iter=200,
-        batch_size=128,
-        learning_rate_init=3e-3,
-        optimizer="adam",
-        weight_decay=0.0,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        device="cpu",
-        random_state=None,
-        verbose=0,
-    ):
-        self.n_components = n_components
-        self.contamination = contamination
-        self.architecture = architecture
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.image_shape = image_shape
-        self.module_kwargs = module_kwargs
-        self.variational = variational
-        self.beta = beta
-        self.sparsity = sparsity
-        self.noise = noise
-        self.noise_type = noise_type
-        self.loss = loss
-        self.scaling = scaling
-        self.max_iter = max_iter
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+    __init__ = _init_with(
+        _BaseAutoencoder.__init__, n_components=None, contamination="auto"
+    )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -176,14 +129,15 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         self : object
             The fitted estimator.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        self._fit(X)
-        scores = self._score_samples(X)
-        if self.contamination == "auto":
-            q1, q3 = np.percentile(scores, [25, 75])
-            self.offset_ = float(q1 - 1.5 * (q3 - q1))
-        else:
-            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        with _restore_on_failure(self):
+            X = validate_data(self, X, dtype=[np.float64, np.float32])
+            self._fit(X)
+            scores = self._score_samples(X)
+            if self.contamination == "auto":
+                q1, q3 = np.percentile(scores, [25, 75])
+                self.offset_ = float(q1 - 1.5 * (q3 - q1))
+            else:
+                self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         return self
 
     def decision_function(self, X):

@@ -5,13 +5,14 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skae import _docs
-from skae._base import _BaseAutoencoder
+from skae._base import _BaseAutoencoder, _restore_on_failure
 
 
+@_docs.document()
 class AutoencoderTransformer(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseAutoencoder
 ):
-    __doc__ = f"""Dimensionality reduction with a PyTorch autoencoder.
+    """Dimensionality reduction with a PyTorch autoencoder.
 
     Like :class:`~sklearn.decomposition.PCA`, it maps ``X`` to
     ``n_components`` features (:meth:`transform`) and back
@@ -23,16 +24,11 @@ class AutoencoderTransformer(
 
     Parameters
     ----------
-    n_components : int, default=2
-        Size of the code, the number of output features of :meth:`transform`.
-
-    {_docs.NETWORK_PARAMETERS}
-
-    {_docs.TRAINING_PARAMETERS}
+    {parameters}
 
     Attributes
     ----------
-    {_docs.FITTED_ATTRIBUTES}
+    {fitted_attributes}
 
     See Also
     --------
@@ -95,61 +91,6 @@ class AutoencoderTransformer(
 
     _parameter_constraints: dict = {**_BaseAutoencoder._parameter_constraints}
 
-    def __init__(
-        self,
-        n_components=2,
-        *,
-        architecture="mlp",
-        hidden_layer_sizes=None,
-        activation="relu",
-        image_shape=None,
-        module_kwargs=None,
-        variational=False,
-        beta=1.0,
-        sparsity=0.0,
-        noise=0.0,
-        noise_type="gaussian",
-        loss="mse",
-        scaling="auto",
-        max_iter=200,
-        batch_size=128,
-        learning_rate_init=3e-3,
-        optimizer="adam",
-        weight_decay=0.0,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        device="cpu",
-        random_state=None,
-        verbose=0,
-    ):
-        self.n_components = n_components
-        self.architecture = architecture
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.image_shape = image_shape
-        self.module_kwargs = module_kwargs
-        self.variational = variational
-        self.beta = beta
-        self.sparsity = sparsity
-        self.noise = noise
-        self.noise_type = noise_type
-        self.loss = loss
-        self.scaling = scaling
-        self.max_iter = max_iter
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the autoencoder to ``X``.
@@ -167,8 +108,9 @@ class AutoencoderTransformer(
         self : object
             The fitted estimator.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        self._fit(X)
+        with _restore_on_failure(self):
+            X = validate_data(self, X, dtype=[np.float64, np.float32])
+            self._fit(X)
         return self
 
     def transform(self, X):
@@ -201,8 +143,7 @@ class AutoencoderTransformer(
         X_original : ndarray of shape (n_samples, `n_features_in_`)
             Reconstructions in the units of the training data.
         """
-        Z = self._validate_Z(X)
-        return self._unscale(self._decode(Z.astype(np.float32)), Z.dtype)
+        return self._decode(self._validate_Z(X))
 
     def score(self, X, y=None):
         """Negative mean reconstruction error, higher is better.

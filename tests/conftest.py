@@ -1,4 +1,5 @@
-"""Small data sets shared by the tests (module- or session-scoped)."""
+"""What the tests share: the estimators and their variants, and small data
+sets (session-scoped)."""
 
 import os
 from pathlib import Path
@@ -9,6 +10,9 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from tests._modules import TinyAutoencoder
+
 # pytest-xdist runs one worker per core: a second torch thread per worker
 # would oversubscribe the cores, and OpenMP's spin-waiting makes that many
 # times slower, not just twice.
@@ -16,6 +20,37 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+ESTIMATORS = (AutoencoderTransformer, AutoencoderOutlierDetector)
+
+# Short training for tests of the API rather than of the quality of the fit.
+FAST = {"max_iter": 5, "batch_size": 16, "random_state": 0}
+
+# Every variant skae supports, as parameters of either estimator.
+VARIANTS = {
+    "mlp": {"hidden_layer_sizes": (8,)},
+    "linear": {"architecture": "linear"},
+    "sparse": {"hidden_layer_sizes": (8,), "sparsity": 0.1},
+    "denoising": {"hidden_layer_sizes": (8,), "noise": 0.2},
+    "masking": {"hidden_layer_sizes": (8,), "noise": 0.2, "noise_type": "masking"},
+    "variational": {"hidden_layer_sizes": (8,), "variational": True},
+    "conv": {"architecture": "conv", "hidden_layer_sizes": (4,)},
+    "custom": {"architecture": TinyAutoencoder, "module_kwargs": {"width": 4}},
+    "bce": {"hidden_layer_sizes": (8,), "loss": "bce"},
+    "no_early_stopping": {"hidden_layer_sizes": (8,), "early_stopping": False},
+}
+
+
+@pytest.fixture(scope="session", params=ESTIMATORS, ids=lambda e: e.__name__)
+def Estimator(request):
+    """Each of skae's estimator classes in turn."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def X():
+    """80 rows of 5 standard normal features."""
+    return np.random.RandomState(0).normal(size=(80, 5))
 
 
 @pytest.fixture(scope="session")

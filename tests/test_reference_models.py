@@ -8,6 +8,7 @@ round differently, so they must agree to a tight tolerance.
 
 import numpy as np
 import pytest
+
 from tests import reference_models
 
 

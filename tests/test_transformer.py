@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -10,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skae import AutoencoderTransformer, _base
+from skae import AutoencoderTransformer
 
 
 @pytest.fixture(scope="module")
@@ -222,19 +223,36 @@ def test_autoencoder_transformer_verbose(digits, capsys):
     assert len([line for line in out.splitlines() if line.strip()[:1] == "2"]) == 1
 
 
+def _working_memory_for(estimator, n_rows, itemsize):
+    """A ``working_memory`` (MiB) in which inference batches hold ``n_rows``."""
+    return n_rows * itemsize * estimator._values_per_row / 2**20
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_autoencoder_transformer_results_do_not_depend_on_inference_batches(
-    digits_ae, digits, dtype, monkeypatch
+    digits_ae, digits, dtype
 ):
     X_test = digits[1].astype(dtype)
     Z = digits_ae.transform(X_test)
     scores = digits_ae.score_samples(X_test)
+    X_hat = digits_ae.inverse_transform(Z)
     # 450 rows in batches of 7: the last batch is shorter than the buffer.
-    monkeypatch.setattr(_base, "_MIN_INFERENCE_BATCH", 7)
-    monkeypatch.setattr(_base, "_INFERENCE_BATCH_VALUES", 7)
-    tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12}
-    np.testing.assert_allclose(digits_ae.transform(X_test), Z, **tolerance)
-    np.testing.assert_allclose(digits_ae.score_samples(X_test), scores, **tolerance)
+    working_memory = _working_memory_for(digits_ae, 7, X_test.itemsize)
+    with sklearn.config_context(working_memory=working_memory):
+        Z_batched = digits_ae.transform(X_test)
+        scores_batched = digits_ae.score_samples(X_test)
+        X_hat_batched = digits_ae.inverse_transform(Z)
+    # float32 products round differently with the number of rows; float64
+    # ones agree to float64 rounding errors (relative to the data's scale).
+    relative = 1e-5 if dtype == np.float32 else 1e-12
+    for batched, whole in [
+        (Z_batched, Z),
+        (scores_batched, scores),
+        (X_hat_batched, X_hat),
+    ]:
+        np.testing.assert_allclose(
+            batched, whole, rtol=relative, atol=relative * np.abs(whole).max()
+        )
 
 
 class IdentityEncoder(torch.nn.Module):
@@ -251,17 +269,17 @@ class IdentityEncoder(torch.nn.Module):
         return self.decoder(z)
 
 
-def test_autoencoder_transformer_module_returning_its_input(digits, monkeypatch):
+def test_autoencoder_transformer_module_returning_its_input(digits):
     # Inference scales each batch into one reused buffer; a module that
     # returns that buffer must not see it overwritten by the next batch.
     X_train = digits[0][:100]
     ae = AutoencoderTransformer(
         n_components=64, architecture=IdentityEncoder, max_iter=2, random_state=0
     ).fit(X_train)
-    monkeypatch.setattr(_base, "_MIN_INFERENCE_BATCH", 16)
-    monkeypatch.setattr(_base, "_INFERENCE_BATCH_VALUES", 16)
     expected = (X_train - ae.center_) / ae.scale_
-    np.testing.assert_allclose(ae.transform(X_train), expected, rtol=1e-12)
+    working_memory = _working_memory_for(ae, 16, X_train.itemsize)
+    with sklearn.config_context(working_memory=working_memory):
+        np.testing.assert_allclose(ae.transform(X_train), expected, rtol=1e-12)
 
 
 def test_autoencoder_transformer_trains_on_float32_input_without_copy(digits):

@@ -258,7 +258,7 @@ def test_custom_module_without_variational_output_gets_a_clear_error(digits):
     ae = AutoencoderTransformer(
         n_components=3, architecture=TinyAutoencoder, variational=True, max_iter=1
     )
-    with pytest.raises(TypeError, match=r"must return a tuple \(mean, log_var\)"):
+    with pytest.raises(ValueError, match=r"must return a pair \(mean, log_var\)"):
         ae.fit(X_train)
 
 

@@ -1,7 +1,7 @@
 """The skorch net behind the estimators: its shortcuts change nothing.
 
 ``AutoencoderNet`` overrides some of skorch's methods to save time per batch
-and per epoch (see ``skae/_net.py``). These tests train the same estimator
+and per epoch (see ``skae/_training.py``). These tests train the same estimator
 once with those overrides and once with skorch's own methods, and check that
 the models and the histories agree; and that callbacks are still notified.
 """
@@ -15,7 +15,8 @@ from skorch.callbacks import Callback
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer, _base
 from skae._losses import AutoencoderLoss
 from skae._modules import Autoencoder, MLPAutoencoder
-from skae._net import AutoencoderNet, EpochLoss, ScaledRows, TensorBatches
+from skae._scaling import FeatureScaling
+from skae._training import AutoencoderNet, EpochLoss, ScaledRows, TensorBatches
 
 
 class SkorchNet(AutoencoderNet):
@@ -30,7 +31,7 @@ class SkorchNet(AutoencoderNet):
 
 
 @pytest.fixture(scope="module")
-def X():
+def low_rank_X():
     rng = np.random.RandomState(0)
     return rng.normal(size=(150, 3)) @ rng.normal(size=(3, 8))
 
@@ -50,9 +51,11 @@ def _fit_both(Estimator, X, monkeypatch, **params):
 )
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_same_model_and_history_as_skorchs_own_loop(
-    Estimator, early_stopping, X, monkeypatch
+    Estimator, early_stopping, low_rank_X, monkeypatch
 ):
-    ours, theirs = _fit_both(Estimator, X, monkeypatch, early_stopping=early_stopping)
+    ours, theirs = _fit_both(
+        Estimator, low_rank_X, monkeypatch, early_stopping=early_stopping
+    )
     for p, q in zip(
         ours.net_.module_.parameters(), theirs.net_.module_.parameters(), strict=True
     ):
@@ -79,10 +82,10 @@ def test_same_model_and_history_as_skorchs_own_loop(
         ]
 
 
-def test_epoch_loss_is_the_size_weighted_mean_of_batch_losses(X):
+def test_epoch_loss_is_the_size_weighted_mean_of_batch_losses(low_rank_X):
     ae = AutoencoderTransformer(
         n_components=2, max_iter=4, batch_size=64, early_stopping=True
-    ).fit(X)
+    ).fit(low_rank_X)
     best = np.inf
     for epoch in ae.net_.history:
         # 150 rows: 15 for validation, 135 for training in batches of 64.
@@ -121,7 +124,7 @@ class CountBatches(Callback):
         self.epochs += 1
 
 
-def test_callbacks_are_notified_of_the_events_they_implement(X):
+def test_callbacks_are_notified_of_the_events_they_implement(low_rank_X):
     counter = CountBatches()
     net = AutoencoderNet(
         Autoencoder,
@@ -136,13 +139,13 @@ def test_callbacks_are_notified_of_the_events_they_implement(X):
         callbacks=[("count", counter)],
         verbose=0,
     )
-    net.fit(torch.as_tensor(X, dtype=torch.float32))
+    net.fit(torch.as_tensor(low_rank_X, dtype=torch.float32))
     assert (counter.batches, counter.epochs) == (9, 3)
 
     # A callback replaced between fits is notified instead.
     other = CountBatches().initialize()
     net.set_params(callbacks__count=other)
-    net.partial_fit(torch.as_tensor(X, dtype=torch.float32))
+    net.partial_fit(torch.as_tensor(low_rank_X, dtype=torch.float32))
     assert (other.batches, other.epochs) == (9, 3)
     # The replaced one is not: skorch re-initialized it (count 0) on set_params.
     assert counter.batches == 0
@@ -151,13 +154,13 @@ def test_callbacks_are_notified_of_the_events_they_implement(X):
     # sends no on_train_begin.
     third = CountBatches().initialize()
     net.set_params(callbacks__count=third)
-    net.fit_loop(torch.as_tensor(X, dtype=torch.float32), epochs=1)
+    net.fit_loop(torch.as_tensor(low_rank_X, dtype=torch.float32), epochs=1)
     assert (third.batches, other.batches) == (3, 0)
 
     # A hook set on the instance is called too.
     calls = []
     third.on_epoch_begin = lambda net, **kwargs: calls.append(len(net.history))
-    net.partial_fit(torch.as_tensor(X, dtype=torch.float32))
+    net.partial_fit(torch.as_tensor(low_rank_X, dtype=torch.float32))
     assert calls == [8, 9, 10]
 
 
@@ -166,13 +169,15 @@ def test_callbacks_are_notified_of_the_events_they_implement(X):
 def test_scaled_rows_scale_each_batch_as_the_whole_array(dtype, clip):
     rng = np.random.RandomState(0)
     X = torch.as_tensor(rng.normal(size=(30, 4)), dtype=dtype)
-    center = torch.as_tensor(rng.normal(size=4), dtype=dtype)
-    scale = torch.as_tensor(rng.uniform(0.5, 2, size=4), dtype=dtype)
+    scaling = FeatureScaling(rng.normal(size=4), rng.uniform(0.5, 2, size=4), clip)
+    center, scale = (
+        torch.as_tensor(v, dtype=dtype) for v in (scaling.center, scaling.scale)
+    )
     expected = ((X - center) / scale).to(torch.float32)
     if clip:
         expected = expected.clamp(0, 1)
     rows = torch.as_tensor(rng.permutation(30))
-    data = ScaledRows(X, rows, center, scale, clip=clip)
+    data = ScaledRows(X, rows, scaling)
     X_before = X.clone()
     taken = torch.cat([data.take(slice(0, 16)), data.take(torch.arange(16, 30))])
     torch.testing.assert_close(taken, expected[rows], rtol=0, atol=0)
@@ -194,7 +199,7 @@ def test_scaled_rows_never_hand_out_the_data_itself(index):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_fit_reads_the_data_without_copying_or_changing_it(
-    X, dtype, early_stopping, monkeypatch
+    low_rank_X, dtype, early_stopping, monkeypatch
 ):
     # skae trains on rows read from X and scaled batch by batch: the rows are
     # read from the caller's array itself, which stays as it was, also with a
@@ -211,7 +216,7 @@ def test_fit_reads_the_data_without_copying_or_changing_it(
             super().__init__(data, *args, **kwargs)
 
     monkeypatch.setattr(_base, "ScaledRows", RecordingRows)
-    X_given = X.astype(dtype)
+    X_given = low_rank_X.astype(dtype)
     X_before = X_given.copy()
     AutoencoderTransformer(
         n_components=2,

@@ -1,0 +1,142 @@
+"""Running a fitted network on numpy rows: batching, precision, scaling.
+
+Every prediction of the estimators (codes, reconstructions, errors) goes
+through :func:`predict`. Batches are sized from scikit-learn's
+``working_memory`` budget, as scikit-learn sizes its own chunks. Calls never
+modify the module, so a fitted estimator can serve several threads at once.
+"""
+
+import copy
+import itertools
+import weakref
+
+import numpy as np
+import torch
+from sklearn.utils import gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
+
+# float64 copies of fitted float32 modules, with the state they were copied
+# from; see _float64_copy.
+_FLOAT64_COPIES = weakref.WeakKeyDictionary()
+
+
+def predict(module, X, method, *, device, values_per_row, scaling=None):
+    """Apply ``method(module, batch)`` to the rows of ``X``, batch by batch.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The fitted float32 module, in evaluation mode. It is not modified.
+    X : ndarray of shape (n_samples, n_columns)
+        Validated float32 or float64 rows: data, or codes.
+    method : callable
+        ``method(module, batch)`` returning a tensor with one row, or one
+        value, per row of ``batch``.
+    device : str or torch.device
+        Where ``module`` lives.
+    values_per_row : int
+        Number of values the network holds per row of input (activations of
+        all its layers, see :func:`activation_values_per_row`); with the
+        itemsize it sets the rows per batch from ``working_memory``.
+    scaling : FeatureScaling, default=None
+        Applied to each batch first, into one buffer reused by all batches:
+        no scaled copy of ``X`` is made. ``None`` for codes.
+
+    Returns
+    -------
+    result : ndarray
+        The outputs of all batches, concatenated, of the dtype of ``X``.
+
+    Notes
+    -----
+    float32 rows run through the float32 module. float64 rows run through a
+    float64 copy of it (made once per state of the module and cached): float32
+    matrix products round differently with the number of rows, by about
+    1e-7, whereas float64 results do not depend on how rows are batched, and
+    float64 codes or data beyond the float32 range are not cast to inf.
+    """
+    if X.dtype == np.float64:
+        module = _float64_copy(module)
+    dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+    n_samples, n_columns = X.shape
+    batch_rows = get_chunk_n_rows(
+        X.itemsize * max(values_per_row, n_columns), max_n_rows=max(n_samples, 1)
+    )
+    if scaling is not None:
+        tensors = scaling.tensors(dtype, device)
+        buffer = torch.empty((batch_rows, n_columns), dtype=dtype, device=device)
+    outputs = []
+    with torch.inference_mode():
+        for rows in gen_batches(max(n_samples, 1), batch_rows):
+            batch = torch.from_numpy(X[rows]).to(device)
+            if scaling is not None:
+                batch = scaling.apply(batch, tensors, out=buffer[: len(batch)])
+            output = method(module, batch)
+            if scaling is not None and _shares_memory(output, batch):
+                # A module returning (a view of) its input would hand back
+                # the buffer, which the next batch overwrites.
+                output = output.clone()
+            outputs.append(output.cpu())
+    return torch.cat(outputs).numpy()
+
+
+def activation_values_per_row(module, n_features):
+    """Count the values a forward pass holds per row, over all layers.
+
+    Runs one row of zeros through ``decode(encode(x))`` with a hook on every
+    layer that adds up the sizes of the layers' outputs. The caller's random
+    state is left as it was.
+
+    Parameters
+    ----------
+    module : skae._modules.Autoencoder
+        A module following skae's protocol, in evaluation mode.
+    n_features : int
+        Width of the input.
+
+    Returns
+    -------
+    n_values : int
+        At least ``2 * n_features`` (the input and its reconstruction).
+    """
+    counts = []
+
+    def count(layer, inputs, output):
+        if isinstance(output, torch.Tensor):
+            counts.append(output.numel())
+
+    leaves = [layer for layer in module.modules() if not any(layer.children())]
+    hooks = [layer.register_forward_hook(count) for layer in leaves]
+    try:
+        device = next(itertools.chain(module.parameters(), [torch.empty(0)])).device
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            module.decode(module.encode(torch.zeros(1, n_features, device=device)))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return max(sum(counts), 2 * n_features)
+
+
+def _float64_copy(module):
+    """A float64 copy of ``module``, made anew only when ``module`` changed.
+
+    A module's parameters and buffers change in place when it trains (each
+    in-place operation advances a tensor's version counter) or are replaced;
+    either makes the cached copy stale. Copying, rather than casting the
+    parameters of ``module`` itself for the duration of a call, leaves
+    ``module`` untouched, so that other threads can use it at the same time.
+    """
+    state = tuple(
+        (id(tensor), tensor._version)
+        for tensor in itertools.chain(module.parameters(), module.buffers())
+    )
+    cached = _FLOAT64_COPIES.get(module)
+    if cached is None or cached[0] != state:
+        cached = (state, copy.deepcopy(module).to(torch.float64))
+        _FLOAT64_COPIES[module] = cached
+    return cached[1]
+
+
+def _shares_memory(a, b):
+    """Whether tensors ``a`` and ``b`` are views of the same storage."""
+    return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()

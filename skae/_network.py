@@ -1,0 +1,226 @@
+"""From an estimator's network parameters to the torch module that trains.
+
+Default layer widths, the geometry of images, the checks of sizes given by
+the user, and the check that a user's own module follows skae's protocol
+(``encode``/``decode``, see :mod:`skae._modules`) live here. Nothing here
+trains or runs a network on data.
+"""
+
+import math
+from numbers import Integral
+
+import numpy as np
+import torch
+from torch import nn
+
+from skae._modules import ConvAutoencoder, MLPAutoencoder
+
+ARCHITECTURES = ("mlp", "linear", "conv")
+
+#: Widths of the encoder's hidden layers (channels for "conv") when
+#: ``hidden_layer_sizes=None``; the decoder mirrors them.
+DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (128, 64), "conv": (32, 64), "linear": ()}
+
+
+def positive_ints(values, name):
+    """``values`` as a tuple of positive Python ints, or a ``ValueError``.
+
+    Booleans, floats (even integral ones such as ``4.0``) and strings are
+    rejected rather than converted: ``True`` is not a size, and truncating
+    ``4.7`` would silently build another network than the one asked for.
+    """
+    items = np.asarray(values, dtype=object).ravel().tolist()
+    if not all(
+        isinstance(v, Integral | np.integer) and not isinstance(v, bool | np.bool_)
+        for v in items
+    ) or any(v < 1 for v in items):
+        raise ValueError(f"{name} must hold positive integers, got {values!r}.")
+    return tuple(int(v) for v in items)
+
+
+def image_shape_of(image_shape, n_features):
+    """``(channels, height, width)`` of the images in rows of ``n_features``.
+
+    ``None`` means one square channel when ``n_features`` is a perfect square,
+    and a one-row signal ``(1, 1, n_features)`` otherwise.
+    """
+    if image_shape is None:
+        side = math.isqrt(n_features)
+        if side * side == n_features:
+            return (1, side, side)
+        return (1, 1, n_features)
+    try:
+        shape = positive_ints(image_shape, "image_shape")
+    except ValueError:
+        shape = ()
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3:
+        raise ValueError(
+            "image_shape must be (height, width) or (channels, height, width) "
+            f"of positive integers, got {image_shape!r}."
+        )
+    if math.prod(shape) != n_features:
+        raise ValueError(
+            f"image_shape={image_shape!r} has {math.prod(shape)} values per "
+            f"image, but X has {n_features} features."
+        )
+    return shape
+
+
+def network_spec(
+    *,
+    architecture,
+    hidden_layer_sizes,
+    activation,
+    image_shape,
+    module_kwargs,
+    variational,
+    n_features,
+    n_components,
+):
+    """The torch module class to build and its keyword arguments.
+
+    Parameters
+    ----------
+    architecture : {"mlp", "linear", "conv"} or type
+        The estimator's ``architecture``: a built-in name, or a subclass of
+        ``torch.nn.Module``.
+    hidden_layer_sizes, activation, image_shape, module_kwargs, variational
+        The estimator's parameters of the same names.
+    n_features, n_components : int
+        Width of the data and of the code.
+
+    Returns
+    -------
+    network : type
+        A subclass of ``torch.nn.Module`` following skae's protocol.
+    kwargs : dict
+        Its keyword arguments.
+
+    Raises
+    ------
+    ValueError
+        For combinations of parameters that do not make a network.
+    """
+    if isinstance(architecture, type):
+        if not issubclass(architecture, nn.Module):
+            raise ValueError(
+                "architecture must be 'mlp', 'linear', 'conv' or a subclass "
+                f"of torch.nn.Module, got {architecture!r}."
+            )
+        if hidden_layer_sizes is not None or image_shape is not None:
+            raise ValueError(
+                "hidden_layer_sizes and image_shape apply to the built-in "
+                "architectures; a custom module takes its own arguments "
+                "through module_kwargs."
+            )
+        kwargs = {"n_features": n_features, "n_components": n_components}
+        return architecture, {**kwargs, **(module_kwargs or {})}
+
+    if module_kwargs:
+        raise ValueError(
+            "module_kwargs is only used with a custom module as architecture; "
+            f"got architecture={architecture!r}."
+        )
+    if hidden_layer_sizes is None:
+        hidden = DEFAULT_HIDDEN_LAYER_SIZES[architecture]
+    else:
+        hidden = positive_ints(hidden_layer_sizes, "hidden_layer_sizes")
+    if architecture == "linear" and hidden:
+        raise ValueError(
+            "architecture='linear' has no hidden layers; leave "
+            f"hidden_layer_sizes=None, got {hidden_layer_sizes!r}."
+        )
+    if architecture == "conv" and not hidden:
+        raise ValueError(
+            "architecture='conv' needs at least one convolution: "
+            "hidden_layer_sizes gives the number of channels of each."
+        )
+    if architecture != "conv" and image_shape is not None:
+        raise ValueError(
+            f"image_shape is used by architecture='conv' only, got "
+            f"architecture={architecture!r}."
+        )
+    common = {"n_components": n_components, "variational": variational}
+    if architecture == "conv":
+        return ConvAutoencoder, {
+            **common,
+            "image_shape": image_shape_of(image_shape, n_features),
+            "channels": hidden,
+            "activation": activation,
+        }
+    return MLPAutoencoder, {
+        **common,
+        "n_features": n_features,
+        "hidden_layer_sizes": hidden,
+        "activation": "identity" if architecture == "linear" else activation,
+    }
+
+
+def check_protocol(network, kwargs, *, n_features, n_components, variational):
+    """Build a user's module once and run two rows through it, or raise.
+
+    Called before training, so that a module that cannot be built, lacks
+    ``encode`` or ``decode``, or returns tensors of the wrong shape is
+    reported in terms of skae's protocol rather than as a torch or skorch
+    traceback in the middle of training. The caller's random state is left
+    as it was.
+
+    Raises
+    ------
+    ValueError
+        Saying what is missing or wrong.
+    """
+    name = getattr(network, "__name__", repr(network))
+    arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+    with torch.random.fork_rng(devices=[]):
+        try:
+            module = network(**kwargs)
+        except Exception as exc:
+            raise ValueError(
+                f"architecture={name} could not be built as {name}({arguments}): "
+                f"{type(exc).__name__}: {exc}. A custom module must accept "
+                "n_features and n_components, plus the keys of module_kwargs."
+            ) from exc
+        missing = [
+            method
+            for method in ("encode", "decode")
+            if not callable(getattr(module, method, None))
+        ]
+        if missing:
+            raise ValueError(
+                f"architecture={name} has no {' and no '.join(missing)} method: a "
+                "custom module must provide encode(x), mapping rows to codes, "
+                "and decode(z), mapping codes back to rows."
+            )
+        module.eval()
+        x = torch.zeros(2, n_features)
+        with torch.no_grad():
+            try:
+                code = module.encode(x)
+                if variational:
+                    if not (isinstance(code, tuple) and len(code) == 2):
+                        raise TypeError(
+                            "with variational=True, encode must return a pair "
+                            f"(mean, log_var), got {type(code).__name__}"
+                        )
+                    _check_shape(code[1], (2, n_components), "encode's log_var")
+                    code = code[0]
+                _check_shape(code, (2, n_components), "encode")
+                _check_shape(module.decode(code), (2, n_features), "decode")
+            except Exception as exc:
+                raise ValueError(
+                    f"architecture={name} does not follow skae's protocol on a "
+                    f"batch of 2 rows of {n_features} features with "
+                    f"n_components={n_components}: {type(exc).__name__}: {exc}"
+                ) from exc
+
+
+def _check_shape(tensor, shape, what):
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{what} returned {type(tensor).__name__}, not a tensor")
+    if tuple(tensor.shape) != shape:
+        raise TypeError(
+            f"{what} returned a tensor of shape {tuple(tensor.shape)}, expected {shape}"
+        )

@@ -1,0 +1,492 @@
+"""Training: the skorch net, the batches it reads, its callbacks, and the
+seeded training run.
+
+skorch is customised through the extension points its documentation names
+(skorch's "Customization" guide): ``get_loss`` (the input is the target),
+``infer``, ``train_step``, ``train_step_single``, ``get_default_callbacks``
+and ``initialize_callbacks``; an ``iterator_train`` / ``iterator_valid``
+class; and callbacks. Two methods that the guide asks to leave alone unless
+their bookkeeping is kept, ``notify`` and ``run_single_epoch``, are
+overridden because they are worth more than 5% of the time of a fit; they
+are together at the end of :class:`AutoencoderNet`, and
+``tests/test_training.py`` checks that the net trains the same model and
+writes the same history as with skorch's own methods.
+"""
+
+import math
+from contextlib import contextmanager, nullcontext
+from copy import deepcopy
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from skorch.utils import to_tensor
+from torch import nn
+
+
+def train(net, dataset, *, seed):
+    """Initialize ``net`` and train it on ``dataset``, seeded by ``seed``.
+
+    What skorch's ``NeuralNet.fit`` does, through the same public methods,
+    except that a ``KeyboardInterrupt`` (Ctrl-C) propagates instead of ending
+    training quietly: a scikit-learn user expects it to stop ``fit``, not to
+    get a model trained for fewer epochs than asked. Callbacks end training
+    early by raising :class:`StopTraining` instead.
+
+    Only the generators training draws from are seeded, inside
+    ``torch.random.fork_rng``, so the caller's random state is untouched.
+    Networks with convolutions train with oneDNN switched off (see
+    :func:`_thread_count_independent`).
+
+    Parameters
+    ----------
+    net : AutoencoderNet
+        The net, not yet initialized.
+    dataset : ScaledRows
+        The training rows; the validation rows, if any, are the net's
+        ``train_split``.
+    seed : int
+        Seed of the weight initialisation, the shuffling and the noise.
+
+    Returns
+    -------
+    net : AutoencoderNet
+        The trained net, its module in evaluation mode.
+    """
+    cuda_devices = [torch.cuda.current_device()] if net.device == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices):
+        # torch.manual_seed would also reseed every CUDA device, which
+        # fork_rng does not restore.
+        torch.default_generator.manual_seed(seed)
+        for index in cuda_devices:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        net.initialize()
+        with nullcontext():  # TEMP
+            net.notify("on_train_begin", X=dataset, y=None)
+            try:
+                net.fit_loop(dataset)
+            except StopTraining:
+                pass
+            net.notify("on_train_end", X=dataset, y=None)
+    net.module_.eval()
+    return net
+
+
+def _thread_count_independent(module):
+    """Context in which training ``module`` gives the same weights whatever
+    the number of torch threads.
+
+    On the CPU, oneDNN's convolutions sum gradients in an order that depends
+    on the number of threads (differences of about 1e-8), so a network with
+    convolutions trained in a joblib worker, which runs one thread, would
+    differ from one trained in the main process. torch's own convolutions,
+    used when oneDNN is off, do not; on one thread they are as fast. Dense
+    networks do not use oneDNN and are left alone. The switch is process
+    wide; it is restored when training ends.
+    """
+    convolutions = (nn.modules.conv._ConvNd,)
+    if not any(isinstance(layer, convolutions) for layer in module.modules()):
+        return nullcontext()
+    return _onednn_disabled()
+
+
+@contextmanager
+def _onednn_disabled():
+    enabled = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = enabled
+
+
+class AutoencoderNet(NeuralNet):
+    """A ``NeuralNet`` whose criterion compares the output with the input.
+
+    The criterion receives the whole forward output of
+    :class:`skae._modules.Autoencoder` and the clean batch ``X`` as target, so
+    ``fit(X)`` needs no ``y``.
+    """
+
+    def infer(self, x, **fit_params):
+        """Forward pass of the module on a batch.
+
+        skorch's version first passes ``x`` through ``to_tensor``, a chain of
+        type checks; the batches of :class:`TensorBatches` are tensors (on the
+        training device already), so they go straight to the module. Other
+        input takes skorch's way.
+        """
+        if not isinstance(x, torch.Tensor):
+            return super().infer(x, **fit_params)
+        return self.module_(x.to(self.device), **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if isinstance(X, torch.Tensor):
+            X = X.to(self.device)
+        else:
+            X = to_tensor(X, device=self.device)
+        return self.criterion_(y_pred, X)
+
+    def train_step(self, batch, **fit_params):
+        """One optimization step: zero the gradients, forward, backward, update.
+
+        skorch's version hands the optimizer a closure (for optimizers such as
+        L-BFGS that evaluate the loss several times per step) and notifies the
+        callbacks with ``on_grad_computed``. skae's optimizers (Adam, AdamW,
+        SGD) take one gradient per step and its callbacks do not listen to that
+        notification, so the step is the four calls of a plain PyTorch loop,
+        in the same order as skorch's.
+        """
+        self.optimizer_.zero_grad()
+        step = self.train_step_single(batch, **fit_params)
+        self.optimizer_.step()
+        return step
+
+    def train_step_single(self, batch, **fit_params):
+        """Forward, loss and backward pass on one batch.
+
+        As skorch's, except that the module and criterion are switched to
+        training mode only when they are not in it already: skorch does it on
+        every batch, a walk over all submodules that costs as much as the
+        forward pass of a small network. Only a validation pass, once per
+        epoch, switches them to evaluation mode.
+        """
+        if not (self.module_.training and self.criterion_.training):
+            self.module_.train()
+            self.criterion_.train()
+        Xi, _ = batch
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, None, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def get_default_callbacks(self):
+        """skorch's default callbacks, lighter, and no ``PrintLog`` when silent.
+
+        - skorch's ``PassthroughScoring`` callbacks, which record the epoch's
+          ``train_loss`` and ``valid_loss``, are replaced by
+          :class:`EpochLoss`, which records the same values under the same
+          names in a tenth of the time (about 100 us per epoch, as much as a
+          training step of a small network).
+        - ``PrintLog`` formats a table of the history at every epoch even
+          when ``verbose=0`` and nothing is printed, which costs about a
+          millisecond per epoch: as much as a whole epoch of a small tabular
+          data set.
+        """
+        callbacks = []
+        for name, cb in super().get_default_callbacks():
+            if name in ("train_loss", "valid_loss"):
+                cb = EpochLoss(name, on_train=name == "train_loss")
+            elif name == "print_log" and not self.verbose:
+                continue
+            callbacks.append((name, cb))
+        return callbacks
+
+    def initialize_callbacks(self):
+        """Initialize the callbacks; :meth:`notify` then looks them up anew."""
+        super().initialize_callbacks()
+        self.__dict__.pop("_listeners", None)
+        return self
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_listeners", None)
+        return state
+
+    # ------------------------------------------------------------------
+    # Overrides of methods skorch's guide asks to leave alone: each keeps
+    # skorch's bookkeeping, and each is worth more than 5% of fit time on
+    # small tabular data (benchmarks/bench_speed.py). tests/test_training.py
+    # trains with skorch's own versions and compares.
+    # ------------------------------------------------------------------
+    def notify(self, method_name, **cb_kwargs):
+        """Call the method ``method_name`` of the net and of the callbacks.
+
+        As skorch's ``notify``, but only for the callbacks that implement
+        that method: most implement only some events, such as
+        ``on_epoch_end``, and inherit no-op methods for the others, which
+        skorch would call twice per batch. Which callbacks implement what is
+        looked up when training begins and after the callbacks are
+        (re)initialized, so callbacks replaced with ``set_params`` count.
+        """
+        if method_name == "on_train_begin" or not hasattr(self, "_listeners"):
+            self._listeners = {
+                event: [
+                    getattr(cb, event)
+                    for _, cb in self.callbacks_
+                    if _implements(cb, event)
+                ]
+                for event in _EVENTS
+            }
+        getattr(self, method_name)(self, **cb_kwargs)
+        for listener in self._listeners[method_name]:
+            listener(self, **cb_kwargs)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """One pass over ``iterator``: a training or a validation epoch.
+
+        Records and notifies exactly what skorch's version does: for each
+        batch, ``on_batch_begin``, the step, the batch's loss and size in the
+        history, ``on_batch_end``; then the number of batches. skorch reads
+        the size of a batch with a generic ``get_len`` that walks nested
+        containers, about 10 us per batch; a batch of :class:`TensorBatches`
+        is one tensor, whose length is its size.
+        """
+        if iterator is None:
+            return
+        history = self.history
+        n_batches = 0
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            history.record_batch(f"{prefix}_loss", step["loss"].item())
+            history.record_batch(f"{prefix}_batch_size", len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+            n_batches += 1
+        history.record(f"{prefix}_batch_count", n_batches)
+
+
+# Events of skorch's callbacks, see ``skorch.callbacks.Callback``.
+_EVENTS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_batch_begin",
+    "on_batch_end",
+    "on_grad_computed",
+)
+
+
+def _implements(callback, event):
+    """Whether ``callback`` does something on ``event``.
+
+    False for the no-op method inherited from skorch's ``Callback``, and for
+    an object without that method; a method set on the instance, or any
+    method of an object that is not a ``Callback``, counts.
+    """
+    method = getattr(callback, event, None)
+    if method is None:
+        return False
+    return getattr(method, "__func__", None) is not getattr(Callback, event)
+
+
+class ScaledRows(torch.utils.data.Dataset):
+    """Rows of a data tensor, scaled to the network's float32 input when read.
+
+    The training and validation sets of a fit are two of these over one
+    tensor, the data as given: no scaled copy of the data is made. A batch is
+    scaled by :class:`skae._scaling.FeatureScaling` in the data's precision,
+    then rounded to float32: the same arithmetic, value for value, as
+    inference.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+        The data, float32 or float64, unscaled. It is never written to.
+    rows : torch.Tensor of int64, default=None
+        The rows of ``X`` that make up this set, in this order; all rows by
+        default.
+    scaling : FeatureScaling, default=None
+        The scaling; ``None`` for none.
+    """
+
+    def __init__(self, X, rows=None, scaling=None):
+        self.X = X
+        self.rows = rows
+        self.scaling = scaling
+        if scaling is not None:
+            self._tensors = scaling.tensors(X.dtype, X.device)
+
+    def __len__(self):
+        return len(self.X) if self.rows is None else len(self.rows)
+
+    def __getitem__(self, i):
+        return self.take(slice(i, i + 1))[0]
+
+    def take(self, index):
+        """Scaled float32 rows at positions ``index`` (a slice or int tensor)."""
+        batch = self.X[index if self.rows is None else self.rows[index]]
+        # Indexing with a tensor gathers the rows into a new tensor, which can
+        # be scaled in place; a slice is a view of X, which must not be.
+        owned = batch._base is None
+        if self.scaling is not None:
+            batch = self.scaling.apply(
+                batch, self._tensors, out=batch if owned else None
+            )
+            owned = True
+        if batch.dtype != torch.float32:
+            batch = batch.to(torch.float32)
+            owned = True
+        # A network may work in place on its input: never hand it X itself.
+        return batch if owned else batch.clone()
+
+
+class TensorBatches:
+    """Mini-batches read from :class:`ScaledRows`, in place of a ``DataLoader``.
+
+    A ``DataLoader`` over a per-sample ``Dataset`` indexes and collates every
+    row on its own; here each batch is one indexing operation on a tensor that
+    already lives on the training device.
+
+    Parameters
+    ----------
+    dataset : ScaledRows or skorch.dataset.Dataset
+        The rows; a skorch ``Dataset`` whose ``X`` is a 2-D float32 tensor is
+        read as a :class:`ScaledRows` without scaling.
+    batch_size : int
+        Number of rows per batch; the last batch may be smaller.
+    shuffle : bool, default=False
+        Whether to draw a new permutation of the rows at each pass, from the
+        global torch generator (which the estimators seed).
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False):
+        if not isinstance(dataset, ScaledRows):
+            dataset = ScaledRows(dataset.X)
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        n_samples = len(self.dataset)
+        step = self.batch_size
+        if self.shuffle:
+            order = torch.randperm(n_samples).to(self.dataset.X.device)
+            for start in range(0, n_samples, step):
+                yield self.dataset.take(order[start : start + step]), None
+        else:
+            for start in range(0, n_samples, step):
+                yield self.dataset.take(slice(start, start + step)), None
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end training after the current epoch."""
+
+
+class EarlyStopping(Callback):
+    """Stop when the monitored loss stops improving; keep the best weights.
+
+    The rule of skorch's ``EarlyStopping`` with ``threshold_mode="abs"``: an
+    epoch improves when its loss is below the best so far minus ``tol``;
+    after ``patience`` epochs without improvement, training stops with
+    :class:`StopTraining`, and when it ends the weights of the best epoch are
+    restored if ``load_best``. skorch's callback stops by raising
+    ``KeyboardInterrupt``, which would make a real Ctrl-C indistinguishable
+    from early stopping.
+
+    Parameters
+    ----------
+    monitor : {"valid_loss", "train_loss"}
+        The history key to watch.
+    patience : int
+        Number of epochs without improvement before stopping.
+    tol : float
+        Smallest decrease of the loss that counts as an improvement.
+    load_best : bool
+        Whether to restore the weights of the best epoch when training ends.
+    sink : callable, default=print
+        Called with the message saying why training stopped, if the net is
+        verbose.
+    """
+
+    def __init__(self, monitor, patience, tol, load_best, sink=print):
+        self.monitor = monitor
+        self.patience = patience
+        self.tol = tol
+        self.load_best = load_best
+        self.sink = sink
+
+    def initialize(self):
+        self.misses_ = 0
+        self.threshold_ = math.inf
+        self.best_epoch_ = 0
+        self.best_weights_ = None
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, self.monitor]
+        if loss < self.threshold_:
+            self.misses_ = 0
+            self.threshold_ = loss - self.tol
+            self.best_epoch_ = net.history[-1, "epoch"]
+            if self.load_best:
+                self.best_weights_ = deepcopy(net.module_.state_dict())
+        else:
+            self.misses_ += 1
+        if self.misses_ == self.patience:
+            if net.verbose:
+                self.sink(
+                    f"Stopping since {self.monitor} has not improved in the "
+                    f"last {self.patience} epochs."
+                )
+            raise StopTraining
+
+    def on_train_end(self, net, **kwargs):
+        last_epoch = net.history[-1, "epoch"]
+        if self.best_weights_ is not None and self.best_epoch_ != last_epoch:
+            net.module_.load_state_dict(self.best_weights_)
+
+
+class NonFiniteLossError(ArithmeticError):
+    """Raised by :class:`StopOnNonFiniteLoss` when the loss is NaN or inf."""
+
+    def __init__(self, epoch, loss):
+        super().__init__(f"loss became {loss} at epoch {epoch}")
+        self.epoch = epoch
+        self.loss = loss
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stop training as soon as an epoch's training loss is not finite."""
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1]["train_loss"]
+        if not math.isfinite(loss):
+            raise NonFiniteLossError(len(net.history), loss)
+
+
+class EpochLoss(Callback):
+    """Record an epoch's loss: the mean of its batch losses, weighted by size.
+
+    Writes what skorch's ``PassthroughScoring`` writes to the history,
+    ``name`` and ``name + "_best"`` (whether the loss is the lowest so far),
+    with plain Python arithmetic on the few batches of an epoch.
+
+    Parameters
+    ----------
+    name : {"train_loss", "valid_loss"}
+        The key of the batch losses, and of the epoch's loss.
+    on_train : bool, default=False
+        Whether ``name`` is recorded by training batches (their sizes are
+        under ``"train_batch_size"``) or by validation batches.
+    """
+
+    def __init__(self, name, on_train=False):
+        self.name = name
+        self.on_train = on_train
+
+    def initialize(self):
+        self.best_loss_ = math.inf
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        size_key = "train_batch_size" if self.on_train else "valid_batch_size"
+        total = count = 0.0
+        for batch in net.history[-1]["batches"]:
+            if self.name in batch:
+                total += batch[self.name] * batch[size_key]
+                count += batch[size_key]
+        if not count:
+            # No such batches: no validation set, for "valid_loss".
+            return
+        loss = total / count
+        is_best = loss < self.best_loss_
+        if is_best:
+            self.best_loss_ = loss
+        net.history.record(self.name, loss)
+        net.history.record(self.name + "_best", is_best)
