@@ -62,7 +62,7 @@ def train(net, dataset, *, seed):
             with torch.cuda.device(index):
                 torch.cuda.manual_seed(seed)
         net.initialize()
-        with nullcontext():  # TEMP
+        with _thread_count_independent(net.module_):
             net.notify("on_train_begin", X=dataset, y=None)
             try:
                 net.fit_loop(dataset)
