@@ -229,23 +229,51 @@ def _versions():
     return versions
 
 
-def _git_commit():
+def git_state():
+    """The commit checked out and whether the tree has uncommitted changes.
+
+    Call it when a run starts: the results then belong to that code, even if
+    a commit is made while the run goes on.
+
+    Returns
+    -------
+    state : dict
+        ``{"commit": str or None, "dirty": bool or None}`` (``None`` outside a
+        git checkout). Untracked files count as changes, except in
+        ``benchmarks/results``, which runs write to.
+    """
     import subprocess
 
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(REPO_ROOT), *args],
             capture_output=True,
             text=True,
             check=True,
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        changes = git(
+            "status", "--porcelain", "--", ".", ":(exclude)benchmarks/results"
         )
     except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(changes)}
 
 
-def write_meta(out, argv, *, started, seconds, settings):
-    """Write ``meta.json``: command, date, machine, versions and settings.
+def describe_code(git):
+    """``git_state()`` in words, for a README: commit, and a dirty tree flagged."""
+    if git.get("commit") is None:
+        return "code outside a git checkout"
+    text = f"commit {git['commit'][:7]}"
+    if git.get("dirty"):
+        text += " **with uncommitted changes**"
+    return text
+
+
+def write_meta(out, argv, *, started, git, seconds, settings):
+    """Write ``meta.json``: command, date, code, machine, versions, settings.
 
     Parameters
     ----------
@@ -255,6 +283,8 @@ def write_meta(out, argv, *, started, seconds, settings):
         The benchmark's arguments.
     started : str
         ISO date and time (UTC) the run started.
+    git : dict
+        :func:`git_state` taken when the run started.
     seconds : float
         Wall time of the whole run.
     settings : dict
@@ -275,7 +305,8 @@ def write_meta(out, argv, *, started, seconds, settings):
             "cuda_available": torch.cuda.is_available(),
         },
         "versions": _versions(),
-        "git_commit": _git_commit(),
+        "git_commit": git["commit"],
+        "git_dirty": git["dirty"],
         "settings": settings,
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")

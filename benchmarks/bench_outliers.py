@@ -408,7 +408,7 @@ def main(argv=None):
         progress(f"skipped: no ODDS data in {_common.DATA_DIR / 'odds'}")
         return None
     with _common.limit_threads(args.threads):
-        started = _common.utc_now()
+        started, git = _common.utc_now(), _common.git_state()
         methods = args.methods.split(",")
         unknown = set(methods) - set(METHODS)
         if unknown:
@@ -431,6 +431,7 @@ def main(argv=None):
             args.out,
             argv,
             started=started,
+            git=git,
             seconds=progress.elapsed,
             settings={
                 "mode": _common.mode_name(args),

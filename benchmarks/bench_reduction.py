@@ -650,7 +650,7 @@ def main(argv=None):
         write_results(runs, searches, args.out, load_datasets(mode), mode)
         return runs
     with _common.limit_threads(args.threads):
-        started = _common.utc_now()
+        started, git = _common.utc_now(), _common.git_state()
         mode = _common.mode_name(args)
         args.out.mkdir(parents=True, exist_ok=True)
         datasets = load_datasets(mode)
@@ -734,6 +734,7 @@ def main(argv=None):
             args.out,
             argv,
             started=started,
+            git=git,
             seconds=progress.elapsed,
             settings={
                 "mode": mode,
