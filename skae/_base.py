@@ -15,7 +15,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.helper import predefined_split
 
-from skae._inference import activation_values_per_row, predict
+from skae._inference import NonFiniteOutputError, activation_values_per_row, predict
 from skae._losses import AutoencoderLoss, output_to_data, reconstruction_error
 from skae._modules import ACTIVATIONS, Autoencoder
 from skae._network import ARCHITECTURES, check_protocol, network_spec
@@ -29,6 +29,18 @@ from skae._training import (
     TensorBatches,
     train,
 )
+
+
+class _Count(Interval):
+    """An interval of integers that, unlike ``Interval(Integral, ...)``,
+    rejects booleans: ``True`` is not a number of epochs or of components."""
+
+    def __init__(self, left):
+        super().__init__(Integral, left, None, closed="left")
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
+
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -48,7 +60,7 @@ class _BaseAutoencoder(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [_Count(1)],
         "architecture": [StrOptions(set(ARCHITECTURES)), type],
         "hidden_layer_sizes": ["array-like", None],
         "activation": [StrOptions(set(ACTIVATIONS))],
@@ -61,14 +73,14 @@ class _BaseAutoencoder(BaseEstimator):
         "noise_type": [StrOptions({"gaussian", "masking"})],
         "loss": [StrOptions({"mse", "bce"})],
         "scaling": [StrOptions({"auto", "standard", "minmax"}), None],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [_Count(1)],
+        "batch_size": [_Count(1)],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(_OPTIMIZERS))],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [_Count(1)],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
         "random_state": ["random_state"],
@@ -183,6 +195,14 @@ class _BaseAutoencoder(BaseEstimator):
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
+        # The loss was finite at each step, but the last update may still
+        # have broken the model: check the weights and what they give.
+        if not all(torch.isfinite(p).all() for p in net.module_.parameters()):
+            raise self._diverged("the last updates made weights infinite or NaN")
+        try:
+            self._reconstruction_error(X[: self.batch_size])
+        except NonFiniteOutputError:
+            raise self._diverged("the trained network outputs inf or NaN") from None
 
     def _resolve_n_components(self, n_features):
         return self.n_components

@@ -47,6 +47,11 @@ def predict(module, X, method, *, device, values_per_row, scaling=None):
     result : ndarray
         The outputs of all batches, concatenated, of the dtype of ``X``.
 
+    Raises
+    ------
+    NonFiniteOutputError
+        If an output is NaN or infinite.
+
     Notes
     -----
     float32 rows run through the float32 module. float64 rows run through a
@@ -77,7 +82,24 @@ def predict(module, X, method, *, device, values_per_row, scaling=None):
                 # the buffer, which the next batch overwrites.
                 output = output.clone()
             outputs.append(output.cpu())
-    return torch.cat(outputs).numpy()
+    result = torch.cat(outputs).numpy()
+    if not np.isfinite(result).all():
+        raise NonFiniteOutputError(X, result)
+    return result
+
+
+class NonFiniteOutputError(ValueError):
+    """The network's output is NaN or infinite for some rows."""
+
+    def __init__(self, X, result):
+        bad = ~np.isfinite(result.reshape(len(result), -1)).all(axis=1)
+        largest = np.max(np.abs(X[bad])) if len(X) else np.nan
+        super().__init__(
+            f"The network's output is not finite for {bad.sum()} of {len(X)} "
+            f"rows. Their largest absolute value is {largest:.3g}: values this "
+            f"far from the training data can overflow {X.dtype} arithmetic "
+            "(pass float64 input, or values closer to the training range)."
+        )
 
 
 def activation_values_per_row(module, n_features):

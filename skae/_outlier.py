@@ -1,6 +1,6 @@
 """Outlier detection by autoencoder reconstruction error."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import OutlierMixin, _fit_context
@@ -8,7 +8,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skae import _docs
-from skae._base import _BaseAutoencoder, _init_with, _restore_on_failure
+from skae._base import _BaseAutoencoder, _Count, _init_with, _restore_on_failure
+from skae._inference import NonFiniteOutputError
 
 _OWN_PARAMETERS = {
     "n_components": (
@@ -100,7 +101,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
 
     _parameter_constraints: dict = {
         **_BaseAutoencoder._parameter_constraints,
-        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "n_components": [_Count(1), None],
         "contamination": [
             StrOptions({"auto"}),
             Interval(Real, 0, 0.5, closed="right"),
@@ -132,7 +133,12 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         with _restore_on_failure(self):
             X = validate_data(self, X, dtype=[np.float64, np.float32])
             self._fit(X)
-            scores = self._score_samples(X)
+            try:
+                scores = self._score_samples(X)
+            except NonFiniteOutputError:
+                raise self._diverged(
+                    "the trained network outputs inf or NaN on training rows"
+                ) from None
             if self.contamination == "auto":
                 q1, q3 = np.percentile(scores, [25, 75])
                 self.offset_ = float(q1 - 1.5 * (q3 - q1))

@@ -8,8 +8,8 @@ data, so that training and inference scale every value the same way.
 
 import numpy as np
 import torch
-
-_BLOCK_VALUES = 2**18
+from sklearn.utils import gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
 
 
 class FeatureScaling:
@@ -42,8 +42,7 @@ class FeatureScaling:
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
-            Finite float32 or float64 data. It is read in blocks sized by
-            scikit-learn's ``working_memory``; no scaled copy is made.
+            Finite float32 or float64 data. No scaled copy of it is made.
         method : {"standard", "minmax"} or None
             ``"standard"`` centres on the mean and divides by the standard
             deviation, ``"minmax"`` maps the range to [0, 1], ``None`` leaves
@@ -57,28 +56,48 @@ class FeatureScaling:
 
         Notes
         -----
-        Each feature is first divided by its largest magnitude, so that the
-        statistics neither overflow for values near the float64 limit nor
-        lose precision for tiny ones: a feature is treated as constant (scale
-        1) only when its spread is at the level of rounding errors relative
-        to its own magnitude, as in scikit-learn's ``StandardScaler``.
+        Statistics are computed in float64 on each feature divided by a
+        power of two of its magnitude, so they neither overflow for values
+        near the float64 limit nor underflow for tiny ones. A feature is
+        treated as constant only when its spread is at the level of rounding
+        errors relative to its own magnitude, as in scikit-learn's
+        ``StandardScaler``: features of 1e-20 are scaled like any other. A
+        constant feature is centred on its value and left unscaled (scale
+        1), so it reaches the network as zeros.
         """
         n_samples, n_features = X.shape
         if method is None:
             return cls(np.zeros(n_features), np.ones(n_features), clip)
-        if method == "standard":
-            center = X.mean(axis=0, dtype=np.float64)
-            squares = np.zeros(n_features)
-            block_rows = max(1, _BLOCK_VALUES // n_features)
-            for start in range(0, n_samples, block_rows):
-                block = X[start : start + block_rows] - center
-                squares += np.einsum("ij,ij->j", block, block)
-            scale = np.sqrt(squares / n_samples)
-        else:
-            center = X.min(axis=0).astype(np.float64)
-            scale = X.max(axis=0).astype(np.float64) - center
-        constant = scale < 10 * np.finfo(np.float64).eps * np.maximum(1, abs(center))
-        scale[constant] = 1
+        # A power of two at least as large as each feature's magnitude:
+        # dividing by it is exact, so statistics of the divided values are
+        # those of the data, rounding included, without overflow or underflow.
+        with np.errstate(over="ignore", invalid="ignore"):
+            magnitude = np.max(np.abs(X), axis=0).astype(np.float64)
+            exponent = np.frexp(np.where(magnitude > 0, magnitude, 0.5))[1]
+            power = np.ldexp(1.0, exponent)
+            if method == "standard":
+                center, spread = _mean_and_std(X, power)
+                # Rounding errors of the two-pass variance, as in
+                # scikit-learn's StandardScaler, relative to the magnitude.
+                rounding = n_samples * np.finfo(np.float64).eps
+            else:
+                center = X.min(axis=0).astype(np.float64)
+                spread = X.max(axis=0) / power - center / power
+                rounding = 4 * np.finfo(np.float64).eps
+            # A constant feature is centred on its smallest value, which its
+            # mean can miss by rounding errors that are huge in absolute
+            # terms (1e184 for values of 1e200), and is left unscaled: a
+            # feature whose values are all equal reaches the network as
+            # exact zeros.
+            constant = spread <= rounding
+            center = np.where(constant, X.min(axis=0), center)
+            scale = np.where(constant, 1.0, spread * power)
+        if not (np.isfinite(scale).all() and np.isfinite(center).all()):
+            features = np.flatnonzero(~np.isfinite(scale + center)).tolist()
+            raise ValueError(
+                f"The spread of feature(s) {features[:5]} exceeds the largest "
+                "float64 number: scale them down before fitting."
+            )
         return cls(center, scale, clip)
 
     @property
@@ -142,3 +161,30 @@ class FeatureScaling:
     def inverse(self, X_scaled, dtype):
         """Map scaled rows back to the units of the data, as ``dtype``."""
         return (X_scaled * self.scale + self.center).astype(dtype, copy=False)
+
+
+def _mean_and_std(X, power):
+    """Mean and standard deviation (relative to ``power``) of each column.
+
+    The deviations are squared block by block, in blocks of rows sized from
+    scikit-learn's ``working_memory``: no copy of ``X`` is made.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,)
+    spread : ndarray of shape (n_features,)
+        The standard deviation divided by ``power``.
+    """
+    n_samples, n_features = X.shape
+    mean = X.mean(axis=0, dtype=np.float64)
+    if not np.isfinite(mean).all():
+        # The sum overflowed: values near the float64 limit.
+        mean = (X / power).mean(axis=0) * power
+    squares = np.zeros(n_features)
+    # Two float64 temporaries of a block's size.
+    block_rows = get_chunk_n_rows(16 * n_features, max_n_rows=n_samples)
+    for rows in gen_batches(n_samples, block_rows):
+        block = X[rows] - mean
+        block /= power
+        squares += np.einsum("ij,ij->j", block, block)
+    return mean, np.sqrt(squares / n_samples)
