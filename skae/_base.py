@@ -319,13 +319,14 @@ class _BaseAutoencoder(BaseEstimator):
     def _predict(self, X, method, scale=True):
         """``method(module, batch)`` over the rows of ``X``; see
         :func:`skae._inference.predict`."""
+        scaling = self._feature_scaling() if scale else None
         return predict(
             self.net_.module_,
             X,
             method,
             device=self.net_.device,
             values_per_row=self._values_per_row,
-            scaling=self._feature_scaling() if scale else None,
+            scaling=None if scaling is None or scaling.is_identity else scaling,
         )
 
     def _feature_scaling(self):

@@ -12,7 +12,6 @@ import weakref
 
 import numpy as np
 import torch
-from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 
 # float64 copies of fitted float32 modules, with the state they were copied
@@ -72,8 +71,10 @@ def predict(module, X, method, *, device, values_per_row, scaling=None):
         buffer = torch.empty((batch_rows, n_columns), dtype=dtype, device=device)
     outputs = []
     with torch.inference_mode():
-        for rows in gen_batches(max(n_samples, 1), batch_rows):
-            batch = torch.from_numpy(X[rows]).to(device)
+        # A plain range: scikit-learn's gen_batches validates its arguments
+        # at each call, which costs as much as a forward pass of one row.
+        for start in range(0, max(n_samples, 1), batch_rows):
+            batch = torch.from_numpy(X[start : start + batch_rows]).to(device)
             if scaling is not None:
                 batch = scaling.apply(batch, tensors, out=buffer[: len(batch)])
             output = method(module, batch)
