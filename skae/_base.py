@@ -13,6 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
 from skae._inference import NonFiniteOutputError, activation_values_per_row, predict
@@ -23,6 +24,7 @@ from skae._scaling import FeatureScaling
 from skae._training import (
     AutoencoderNet,
     EarlyStopping,
+    EpochLog,
     NonFiniteLossError,
     ScaledRows,
     StopOnNonFiniteLoss,
@@ -258,8 +260,13 @@ class _BaseAutoencoder(BaseEstimator):
 
     def _build_net(self, network, network_kwargs, device, valid):
         monitor = "valid_loss" if self.early_stopping else "train_loss"
-        callbacks = [
-            ("stop_on_non_finite_loss", StopOnNonFiniteLoss()),
+        callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
+        if self.verbose >= 2:
+            # Before the epoch's line, so that the bar is closed when it prints.
+            callbacks.append(("progress_bar", ProgressBar()))
+        if self.verbose:
+            callbacks.append(("epoch_log", EpochLog(self.max_iter, monitor)))
+        callbacks.append(
             (
                 "early_stopping",
                 EarlyStopping(
@@ -268,8 +275,8 @@ class _BaseAutoencoder(BaseEstimator):
                     tol=self.tol,
                     load_best=self.early_stopping,
                 ),
-            ),
-        ]
+            )
+        )
         optimizer_kwargs = {"weight_decay": self.weight_decay}
         if self.optimizer == "sgd":
             optimizer_kwargs["momentum"] = 0.9

@@ -214,13 +214,66 @@ def test_autoencoder_transformer_activations(digits, activation):
 def test_autoencoder_transformer_verbose(digits, capsys):
     X_train, *_ = digits
     AutoencoderTransformer(n_components=2, max_iter=2, random_state=0).fit(X_train)
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr() == ("", "")
     AutoencoderTransformer(n_components=2, max_iter=2, verbose=1, random_state=0).fit(
         X_train
     )
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines[:2]] == ["epoch 1/2", "epoch 2/2"]
+    assert all("train_loss" in line and "valid_loss" in line for line in lines[:2])
+    # The first epoch is the best so far, marked; the elapsed time ends it.
+    assert lines[0].split("  ")[2].endswith(" *") and lines[0].endswith("s")
+    assert lines[2].startswith("Stopped after max_iter=2 epochs")
+    # Written to a file or pipe (not a terminal): no colour codes.
+    assert "\x1b[" not in "".join(lines)
+
+
+def test_autoencoder_transformer_verbose_says_why_it_stopped(digits, capsys):
+    X_train, *_ = digits
+    ae = AutoencoderTransformer(
+        n_components=2, tol=10.0, n_iter_no_change=2, verbose=1, random_state=0
+    ).fit(X_train)
     out = capsys.readouterr().out
-    assert "train_loss" in out and "valid_loss" in out
-    assert len([line for line in out.splitlines() if line.strip()[:1] == "2"]) == 1
+    assert ae.n_iter_ == 3
+    assert (
+        "Stopping early: valid_loss has not improved by more than tol=10 for 2 "
+        "epochs (n_iter_no_change); its best"
+    ) in out
+    assert "at epoch 1." in out
+
+
+def test_autoencoder_transformer_verbose_2_shows_batches(digits, capsys):
+    X_train, *_ = digits
+    AutoencoderTransformer(n_components=2, max_iter=1, verbose=2).fit(X_train)
+    captured = capsys.readouterr()
+    assert "epoch 1/1" in captured.out
+    # tqdm's bar over the 10 training and 2 validation batches.
+    assert "/12 [" in captured.err
+
+
+def test_epoch_log_colours_only_a_terminal():
+    from skorch.history import History
+
+    from skae._training import EpochLog
+
+    class Net:
+        history = History()
+
+    class Terminal:
+        def isatty(self):
+            return True
+
+    Net.history.new_epoch()
+    Net.history.record("epoch", 1)
+    Net.history.record("train_loss", 0.5)
+    Net.history.record("train_loss_best", True)
+    for stream, coloured in [(Terminal(), True), (None, False)]:
+        lines = []
+        log = EpochLog(10, "train_loss", sink=lines.append, stream=stream)
+        log.on_train_begin(Net)
+        log.on_epoch_end(Net)
+        assert lines[0].startswith("epoch  1/10  ")
+        assert ("\x1b[32m" in lines[0]) == coloured
 
 
 def _working_memory_for(estimator, n_rows, itemsize):
