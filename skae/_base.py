@@ -2,7 +2,6 @@
 
 import inspect
 import math
-import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -11,13 +10,19 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
-from skae._inference import NonFiniteOutputError, activation_values_per_row, predict
-from skae._losses import AutoencoderLoss, output_to_data, reconstruction_error
+from skae._inference import (
+    NonFiniteOutputError,
+    activation_values_per_row,
+    as_tensor,
+    predict,
+)
+from skae._losses import AutoencoderLoss, feature_errors, output_to_data
 from skae._modules import ACTIVATIONS, Autoencoder
 from skae._network import ARCHITECTURES, check_protocol, network_spec
 from skae._scaling import FeatureScaling
@@ -163,7 +168,7 @@ class _BaseAutoencoder(BaseEstimator):
 
         # The data as given, on the device, and two sets of its rows that
         # scale each batch as they read it: no scaled copy of X is made.
-        X_data = _as_tensor(X, device)
+        X_data = as_tensor(np.ascontiguousarray(X)).to(device)
         batch_scaling = None if scaling.is_identity else scaling
 
         def rows(index):
@@ -352,13 +357,25 @@ class _BaseAutoencoder(BaseEstimator):
         return self._feature_scaling().inverse(X_scaled, Z.dtype)
 
     def _reconstruction_error(self, X):
-        """Per-sample reconstruction error (float64) of unscaled, validated rows."""
+        """Per-sample reconstruction error of unscaled, validated rows: the
+        mean of :meth:`_feature_errors`, accumulated in float64."""
         loss = self.loss
 
         def error(module, x):
-            return reconstruction_error(module.decode(module.encode(x)), x, loss)
+            output = module.decode(module.encode(x))
+            return feature_errors(output, x, loss).mean(dim=1, dtype=torch.float64)
 
-        return self._predict(X, error).astype(np.float64)
+        return self._predict(X, error)
+
+    def _feature_errors(self, X):
+        """Reconstruction error of each feature (float64) of validated rows."""
+        loss = self.loss
+
+        def errors(module, x):
+            output = module.decode(module.encode(x))
+            return feature_errors(output, x, loss).to(torch.float64)
+
+        return self._predict(X, errors)
 
     def score_samples(self, X):
         """Compute the negative reconstruction error of each sample.
@@ -381,6 +398,39 @@ class _BaseAutoencoder(BaseEstimator):
 
     def _score_samples(self, X):
         return -self._reconstruction_error(X)
+
+    def feature_errors(self, X):
+        """Reconstruction error of each feature: why a sample scores as it does.
+
+        The error :meth:`score_samples` averages over features, feature by
+        feature, with the same loss and the same internal scaling: the mean of
+        a row equals minus the sample's score (to float64 rounding). Large
+        values point at the features the model could not rebuild, which for
+        an outlier are the features that make it one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to explain.
+
+        Returns
+        -------
+        errors : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
+            Non-negative float64 errors. A pandas DataFrame, with the feature
+            names as columns, when ``X`` is one, or when pandas output is
+            configured (``set_output(transform="pandas")`` or scikit-learn's
+            ``transform_output``); otherwise an ndarray.
+        """
+        errors = self._feature_errors(self._validate_X(X))
+        if not (_is_dataframe(X) or _pandas_output_configured(self)):
+            return errors
+        import pandas as pd
+
+        columns = getattr(self, "feature_names_in_", None)
+        if columns is None:
+            columns = [f"x{i}" for i in range(self.n_features_in_)]
+        index = X.index if _is_dataframe(X) else None
+        return pd.DataFrame(errors, columns=list(columns), index=index)
 
     def _validate_X(self, X):
         check_is_fitted(self)
@@ -527,15 +577,10 @@ def _check_random_state(random_state):
     return check_random_state(random_state)
 
 
-def _as_tensor(X, device):
-    """``X`` as a tensor on ``device``, sharing memory with ``X`` on the CPU."""
-    X = np.ascontiguousarray(X)
-    if X.flags.writeable:
-        return torch.from_numpy(X).to(device)
-    with warnings.catch_warnings():
-        # X may be read-only (a memory map, say): skae never writes to it,
-        # so torch's warning about that does not apply.
-        warnings.filterwarnings(
-            "ignore", "The given NumPy array is not writable", UserWarning
-        )
-        return torch.from_numpy(X).to(device)
+def _is_dataframe(X):
+    return hasattr(X, "columns") and hasattr(X, "iloc")
+
+
+def _pandas_output_configured(estimator):
+    """Whether ``set_output`` or scikit-learn's config asks for pandas."""
+    return _get_output_config("transform", estimator)["dense"] == "pandas"

@@ -8,6 +8,7 @@ modify the module, so a fitted estimator can serve several threads at once.
 
 import copy
 import itertools
+import warnings
 import weakref
 
 import numpy as np
@@ -74,7 +75,7 @@ def predict(module, X, method, *, device, values_per_row, scaling=None):
         # A plain range: scikit-learn's gen_batches validates its arguments
         # at each call, which costs as much as a forward pass of one row.
         for start in range(0, max(n_samples, 1), batch_rows):
-            batch = torch.from_numpy(X[start : start + batch_rows]).to(device)
+            batch = as_tensor(X[start : start + batch_rows]).to(device)
             if scaling is not None:
                 batch = scaling.apply(batch, tensors, out=buffer[: len(batch)])
             output = method(module, batch)
@@ -101,6 +102,21 @@ class NonFiniteOutputError(ValueError):
             f"far from the training data can overflow {X.dtype} arithmetic "
             "(pass float64 input, or values closer to the training range)."
         )
+
+
+def as_tensor(X):
+    """A tensor sharing memory with the C-ordered array ``X``.
+
+    ``X`` may be read-only (a memory map, or a pandas frame's values): skae
+    never writes to it, so torch's warning about that does not apply.
+    """
+    if X.flags.writeable:
+        return torch.from_numpy(X)
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", "The given NumPy array is not writable", UserWarning
+        )
+        return torch.from_numpy(X)
 
 
 def activation_values_per_row(module, n_features):

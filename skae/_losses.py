@@ -10,8 +10,8 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def reconstruction_error(output, target, loss, reduction="none"):
-    """Per-sample reconstruction error, averaged over features.
+def feature_errors(output, target, loss):
+    """Reconstruction error of each feature of each sample.
 
     Parameters
     ----------
@@ -22,6 +22,31 @@ def reconstruction_error(output, target, loss, reduction="none"):
         The clean input.
     loss : {"mse", "bce"}
         Squared error, or binary cross-entropy on ``sigmoid(output)``.
+
+    Returns
+    -------
+    errors : torch.Tensor of shape (n_samples, n_features)
+        Zero for a perfect reconstruction, for both losses: the binary
+        cross-entropy is reported minus the entropy of the target, which
+        makes it the KL divergence between target and reconstruction. That
+        constant does not change the gradient, but without it a feature's
+        error would depend on how far its value is from 0 and 1.
+    """
+    if loss == "mse":
+        return F.mse_loss(output, target, reduction="none")
+    cross_entropy = F.binary_cross_entropy_with_logits(output, target, reduction="none")
+    entropy = -(torch.xlogy(target, target) + torch.xlogy(1 - target, 1 - target))
+    return cross_entropy - entropy
+
+
+def reconstruction_error(output, target, loss, reduction="none"):
+    """Per-sample reconstruction error: :func:`feature_errors` averaged over
+    features.
+
+    Parameters
+    ----------
+    output, target, loss
+        As for :func:`feature_errors`.
     reduction : {"none", "mean"}, default="none"
         Return the error of each sample, or their mean over samples (the same
         value; for ``"mse"`` one fused kernel forward and backward).
@@ -29,19 +54,10 @@ def reconstruction_error(output, target, loss, reduction="none"):
     Returns
     -------
     error : torch.Tensor of shape (n_samples,), or a scalar for ``"mean"``
-        Zero for a perfect reconstruction, for both losses: the binary
-        cross-entropy is reported minus the entropy of the target, which
-        makes it the KL divergence between target and reconstruction. That
-        constant does not change the gradient, but without it a sample's
-        error would depend on how far its own values are from 0 and 1.
     """
-    if loss == "mse":
-        if reduction == "mean":
-            return F.mse_loss(output, target)
-        return F.mse_loss(output, target, reduction="none").mean(dim=1)
-    cross_entropy = F.binary_cross_entropy_with_logits(output, target, reduction="none")
-    entropy = -(torch.xlogy(target, target) + torch.xlogy(1 - target, 1 - target))
-    error = (cross_entropy - entropy).mean(dim=1)
+    if loss == "mse" and reduction == "mean":
+        return F.mse_loss(output, target)
+    error = feature_errors(output, target, loss).mean(dim=1)
     return error.mean() if reduction == "mean" else error
 
 

@@ -1,0 +1,63 @@
+"""Per-feature explanations: feature_errors decomposes score_samples."""
+
+import numpy as np
+import pytest
+
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+
+pd = pytest.importorskip("pandas")
+
+
+@pytest.fixture(scope="module")
+def correlated():
+    """Rows on a 2-D plane in 6-D, and one row off it in feature 4 only."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 2)) @ rng.normal(size=(2, 6))
+    X += 0.05 * rng.normal(size=X.shape)
+    outlier = X[:1].copy()
+    outlier[0, 4] += 6 * X[:, 4].std()
+    return X, outlier
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_feature_errors_average_to_minus_the_score(Estimator, correlated, loss, dtype):
+    X, _ = correlated
+    X = X.astype(dtype)
+    est = Estimator(n_components=2, loss=loss, max_iter=5, random_state=0).fit(X)
+    errors = est.feature_errors(X)
+    assert errors.shape == X.shape and errors.dtype == np.float64
+    assert (errors >= 0).all()
+    np.testing.assert_allclose(errors.mean(axis=1), -est.score_samples(X), rtol=1e-12)
+
+
+def test_feature_errors_point_at_the_corrupted_feature(correlated):
+    X, outlier = correlated
+    det = AutoencoderOutlierDetector(n_components=2, random_state=0).fit(X)
+    # The reconstruction projects the row back near the plane, which spreads
+    # the residual over the features; the corrupted one has the largest.
+    errors = det.feature_errors(outlier)[0]
+    assert np.argmax(errors) == 4
+
+
+def test_feature_errors_keep_feature_names(correlated):
+    X, _ = correlated
+    columns = [f"sensor {i}" for i in range(X.shape[1])]
+    frame = pd.DataFrame(X, columns=columns, index=np.arange(100, 400))
+    det = AutoencoderOutlierDetector(n_components=2, max_iter=3, random_state=0)
+    errors = det.fit(frame).feature_errors(frame.iloc[:5])
+    assert isinstance(errors, pd.DataFrame)
+    assert list(errors.columns) == columns
+    assert list(errors.index) == list(range(100, 105))
+    # An ndarray gives an ndarray.
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        assert isinstance(det.feature_errors(X[:5]), np.ndarray)
+
+
+def test_feature_errors_follow_set_output(correlated):
+    X, _ = correlated
+    ae = AutoencoderTransformer(n_components=2, max_iter=3, random_state=0)
+    ae.set_output(transform="pandas").fit(X)
+    errors = ae.feature_errors(X[:4])
+    assert isinstance(errors, pd.DataFrame)
+    assert list(errors.columns) == [f"x{i}" for i in range(6)]
