@@ -36,7 +36,8 @@ def feature_errors(output, target, loss):
         return F.mse_loss(output, target, reduction="none")
     cross_entropy = F.binary_cross_entropy_with_logits(output, target, reduction="none")
     entropy = -(torch.xlogy(target, target) + torch.xlogy(1 - target, 1 - target))
-    return cross_entropy - entropy
+    # The difference is a KL divergence, never negative but for rounding.
+    return (cross_entropy - entropy).clamp_(min=0)
 
 
 def reconstruction_error(output, target, loss, reduction="none"):
