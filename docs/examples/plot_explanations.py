@@ -95,9 +95,8 @@ ax.set_title(
 fig.tight_layout()
 plt.show()
 
-print(
-    f"{flagged.sum()} tumours flagged, {malignant[flagged].mean():.0%} of them malignant"
-)
+n_flagged, share_malignant = flagged.sum(), malignant[flagged].mean()
+print(f"{n_flagged} tumours flagged, {share_malignant:.0%} of them malignant")
 for name, share, high in zip(leading.index, leading, above, strict=True):
     print(
         f"  {name:<25} {share:5.1%} of the error, {'above' if high else 'below'} benign"
@@ -114,9 +113,9 @@ for name, share, high in zip(leading.index, leading, above, strict=True):
 # features the detector blames most are of these kinds, and do the flagged
 # tumours measure above the benign ones there?
 markers = ("radius", "perimeter", "area", "concav")
-is_marker = [any(word in name for word in markers) for name in leading.index]
+is_marker = np.array([any(word in name for word in markers) for name in leading.index])
 print(
-    f"{sum(is_marker)} of the {len(leading)} leading features are size or "
-    f"concavity features; {sum(m and a for m, a in zip(is_marker, above))} of "
-    "them with the flagged tumours above the benign median"
+    f"{is_marker.sum()} of the {len(leading)} leading features are size or "
+    f"concavity features; {(is_marker & above).sum()} of them with the flagged "
+    "tumours above the benign median"
 )
