@@ -129,11 +129,14 @@ for row, (name, (y_test, by_detector)) in zip(axes, results.items(), strict=True
     ):
         if label == "autoencoder":
             values, threshold = np.log10(-scores), np.log10(-offset)
-            ax.set_xlabel("log10 reconstruction error (-score_samples)")
+            ax.set_xlabel(
+                "log10 reconstruction error (-score_samples), reversed axis:\n"
+                "larger errors to the left, more normal to the right"
+            )
             ax.invert_xaxis()
         else:
             values, threshold = scores, offset
-            ax.set_xlabel("score_samples")
+            ax.set_xlabel("score_samples\nmore normal to the right")
         bins = np.linspace(values.min(), values.max(), 40)
         ax.hist(values[y_test == 0], bins=bins, alpha=0.6, label="normal")
         ax.hist(values[y_test == 1], bins=bins, alpha=0.8, label="outlier")
