@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils._set_output import _get_output_config
@@ -34,6 +34,7 @@ from skae._training import (
     ScaledRows,
     StopOnNonFiniteLoss,
     TensorBatches,
+    restore_on_failure,
     train,
 )
 
@@ -154,6 +155,89 @@ class _BaseAutoencoder(BaseEstimator):
     # ------------------------------------------------------------------
     def _fit(self, X):
         """Fit scaling and network on validated ``X``; set fitted attributes."""
+        random_state = _check_random_state(self.random_state)
+        net, scaling, train_rows, seed = self._start(
+            X, random_state, validation=self.early_stopping
+        )
+        self._run(net, train_rows, seed=seed)
+        self._finish(net, scaling, X)
+
+    @available_if(lambda estimator: _check_partial_fit(estimator))
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train on ``X`` for one pass, going on from the current model.
+
+        As for scikit-learn's ``MLPRegressor.partial_fit``: each call runs one
+        epoch over the rows given, in shuffled mini-batches, and keeps the
+        network, the optimizer's state and the history between calls; the
+        first call builds them. Use it for data that arrive in chunks or do
+        not fit in memory (also through ``dask_ml.wrappers.Incremental``).
+        Available with ``early_stopping=False`` only: early stopping needs a
+        fixed validation set and a number of epochs.
+
+        The feature scaling is learned from the first call's rows and kept
+        fixed afterwards, so that the network always sees the same units:
+        make the first chunk representative, or scale the data yourself and
+        pass ``scaling=None``. ``n_iter_`` and ``loss_curve_`` count passes.
+        If a call fails or is interrupted, the model is left as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows. The first call fixes ``n_features_in_``.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one pass further.
+        """
+        with _restore_on_failure(self):
+            self._partial_fit(self._validate_partial(X))
+        return self
+
+    def _validate_partial(self, X):
+        first_call = not hasattr(self, "net_")
+        return validate_data(self, X, reset=first_call, dtype=[np.float64, np.float32])
+
+    def _partial_fit(self, X):
+        """One pass over the rows of validated ``X``, continuing training."""
+        if not hasattr(self, "net_"):
+            self._partial_fit_rng = _check_random_state(self.random_state)
+            net, scaling, rows, seed = self._start(
+                X, self._partial_fit_rng, validation=False
+            )
+            self._run(net, rows, seed=seed, epochs=1)
+            self._finish(net, scaling, X)
+            return
+        net, scaling = self.net_, self._feature_scaling()
+        if not hasattr(self, "_partial_fit_rng"):
+            self._partial_fit_rng = _check_random_state(self.random_state)
+        seed = self._partial_fit_rng.randint(np.iinfo(np.int32).max)
+        rows = ScaledRows(
+            as_tensor(np.ascontiguousarray(X)).to(net.device),
+            None,
+            None if scaling.is_identity else scaling,
+        )
+        with restore_on_failure(net):
+            self._run(net, rows, seed=seed, epochs=1, initialize=False)
+        self._finish(net, scaling, X)
+
+    def _start(self, X, random_state, *, validation):
+        """Check parameters, fit the scaling, split the rows, build the net.
+
+        Returns
+        -------
+        net : AutoencoderNet
+            Not initialized; its ``train_split`` holds the validation rows.
+        scaling : FeatureScaling
+        train_rows : ScaledRows
+        seed : int
+            The seed of training, drawn from ``random_state`` before the
+            validation split.
+        """
         n_samples, n_features = X.shape
         n_components = self._resolve_n_components(n_features)
         network, network_kwargs = self._network(n_features, n_components)
@@ -161,10 +245,10 @@ class _BaseAutoencoder(BaseEstimator):
         scaling = FeatureScaling.fit(X, self._scaling_method(), clip=self.loss == "bce")
         if self.loss == "bce":
             scaling.check_unit_interval(X, scaling_name=self.scaling)
-
-        random_state = _check_random_state(self.random_state)
         seed = random_state.randint(np.iinfo(np.int32).max)
-        rows_train, rows_valid = self._split(n_samples, random_state)
+        index_train, index_valid = (
+            self._split(n_samples, random_state) if validation else (None, None)
+        )
 
         # The data as given, on the device, and two sets of its rows that
         # scale each batch as they read it: no scaled copy of X is made.
@@ -176,27 +260,33 @@ class _BaseAutoencoder(BaseEstimator):
                 index = torch.from_numpy(index).to(device)
             return ScaledRows(X_data, index, batch_scaling)
 
-        valid = None if rows_valid is None else rows(rows_valid)
-        net = self._build_net(network, network_kwargs, device, valid)
+        valid_rows = None if index_valid is None else rows(index_valid)
+        net = self._build_net(network, network_kwargs, device, valid_rows)
+        return net, scaling, rows(index_train), seed
+
+    def _run(self, net, train_rows, *, seed, epochs=None, initialize=True):
+        """Train ``net``; a diverging loss becomes a ``ValueError``."""
         try:
-            train(net, rows(rows_train), seed=seed)
+            train(net, train_rows, seed=seed, epochs=epochs, initialize=initialize)
         except NonFiniteLossError as exc:
             raise self._diverged(f"the {self.loss} loss became {exc.loss}") from None
         # The validation split holds the training data: drop it so that the
         # fitted estimator, and its pickle, keep the model only.
         net.set_params(train_split=None)
 
+    def _finish(self, net, scaling, X):
+        """Set the fitted attributes from a trained net; check its outputs."""
         history = net.history
         self.net_ = net
-        self.n_components_ = n_components
+        self.n_components_ = net.module__network_kwargs["n_components"]
         self.center_ = scaling.center
         self.scale_ = scaling.scale
-        self._values_per_row = activation_values_per_row(net.module_, n_features)
+        self._values_per_row = activation_values_per_row(net.module_, X.shape[1])
         self._training_dtype = X.dtype
         self.n_iter_ = len(history)
         self.loss_curve_ = list(history[:, "train_loss"])
         self.best_loss_ = float(np.min(self.loss_curve_))
-        if self.early_stopping:
+        if "valid_loss" in history[-1]:
             self.validation_scores_ = [-loss for loss in history[:, "valid_loss"]]
             self.best_validation_score_ = float(np.max(self.validation_scores_))
         else:
@@ -270,7 +360,7 @@ class _BaseAutoencoder(BaseEstimator):
             # Before the epoch's line, so that the bar is closed when it prints.
             callbacks.append(("progress_bar", ProgressBar()))
         if self.verbose:
-            callbacks.append(("epoch_log", EpochLog(self.max_iter, monitor)))
+            callbacks.append(("epoch_log", EpochLog(monitor)))
         callbacks.append(
             (
                 "early_stopping",
@@ -584,3 +674,14 @@ def _is_dataframe(X):
 def _pandas_output_configured(estimator):
     """Whether ``set_output`` or scikit-learn's config asks for pandas."""
     return _get_output_config("transform", estimator)["dense"] == "pandas"
+
+
+def _check_partial_fit(estimator):
+    """``partial_fit`` is there only without early stopping; say why not."""
+    if estimator.early_stopping:
+        raise AttributeError(
+            "partial_fit is available only with early_stopping=False: early "
+            "stopping holds out validation rows of one fit and counts its "
+            "epochs, which a stream of chunks does not have."
+        )
+    return True

@@ -5,10 +5,17 @@ from numbers import Real
 import numpy as np
 from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skae import _docs
-from skae._base import _BaseAutoencoder, _Count, _init_with, _restore_on_failure
+from skae._base import (
+    _BaseAutoencoder,
+    _check_partial_fit,
+    _Count,
+    _init_with,
+    _restore_on_failure,
+)
 from skae._inference import NonFiniteOutputError
 
 _OWN_PARAMETERS = {
@@ -133,18 +140,55 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         with _restore_on_failure(self):
             X = validate_data(self, X, dtype=[np.float64, np.float32])
             self._fit(X)
-            try:
-                scores = self._score_samples(X)
-            except NonFiniteOutputError:
-                raise self._diverged(
-                    "the trained network outputs inf or NaN on training rows"
-                ) from None
-            if self.contamination == "auto":
-                q1, q3 = np.percentile(scores, [25, 75])
-                self.offset_ = float(q1 - 1.5 * (q3 - q1))
-            else:
-                self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+            self._set_offset(X)
         return self
+
+    @available_if(lambda estimator: _check_partial_fit(estimator))
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train on ``X`` for one pass, going on from the current model.
+
+        As :meth:`AutoencoderTransformer.partial_fit`: one epoch over the
+        rows given, the network kept between calls, the scaling fixed by the
+        first call; available with ``early_stopping=False`` only. After each
+        call, ``offset_`` is set from the scores of the rows of that call
+        under the updated model, by the rule of ``contamination``: it follows
+        the model as it trains. Pass chunks of a few hundred rows or more, so
+        that their quantile is a stable threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows, possibly holding a fraction ``contamination`` of
+            outliers. The first call fixes ``n_features_in_``.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one pass further.
+        """
+        with _restore_on_failure(self):
+            X = self._validate_partial(X)
+            self._partial_fit(X)
+            self._set_offset(X)
+        return self
+
+    def _set_offset(self, X):
+        """``offset_`` from the scores of the training rows ``X``."""
+        try:
+            scores = self._score_samples(X)
+        except NonFiniteOutputError:
+            raise self._diverged(
+                "the trained network outputs inf or NaN on training rows"
+            ) from None
+        if self.contamination == "auto":
+            q1, q3 = np.percentile(scores, [25, 75])
+            self.offset_ = float(q1 - 1.5 * (q3 - q1))
+        else:
+            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
 
     def decision_function(self, X):
         """Score shifted by the threshold: negative for outliers.

@@ -26,14 +26,15 @@ from skorch.utils import to_tensor
 from torch import nn
 
 
-def train(net, dataset, *, seed):
-    """Initialize ``net`` and train it on ``dataset``, seeded by ``seed``.
+def train(net, dataset, *, seed, epochs=None, initialize=True):
+    """Train ``net`` on ``dataset``, seeded by ``seed``.
 
-    What skorch's ``NeuralNet.fit`` does, through the same public methods,
-    except that a ``KeyboardInterrupt`` (Ctrl-C) propagates instead of ending
-    training quietly: a scikit-learn user expects it to stop ``fit``, not to
-    get a model trained for fewer epochs than asked. Callbacks end training
-    early by raising :class:`StopTraining` instead.
+    What skorch's ``NeuralNet.fit`` (or ``partial_fit``, for
+    ``initialize=False``) does, through the same public methods, except that
+    a ``KeyboardInterrupt`` (Ctrl-C) propagates instead of ending training
+    quietly: a scikit-learn user expects it to stop ``fit``, not to get a
+    model trained for fewer epochs than asked. Callbacks end training early
+    by raising :class:`StopTraining` instead.
 
     Only the generators training draws from are seeded, inside
     ``torch.random.fork_rng``, so the caller's random state is untouched.
@@ -43,18 +44,25 @@ def train(net, dataset, *, seed):
     Parameters
     ----------
     net : AutoencoderNet
-        The net, not yet initialized.
+        The net; initialized here unless ``initialize=False``.
     dataset : ScaledRows
         The training rows; the validation rows, if any, are the net's
         ``train_split``.
     seed : int
         Seed of the weight initialisation, the shuffling and the noise.
+    epochs : int, default=None
+        Number of epochs; ``None`` means the net's ``max_epochs``. Callbacks
+        are told which, as ``planned_epochs`` (``None`` for one pass of
+        ``partial_fit``, whose total is not known).
+    initialize : bool, default=True
+        Whether to initialize the net first; ``False`` goes on training it.
 
     Returns
     -------
     net : AutoencoderNet
         The trained net, its module in evaluation mode.
     """
+    planned = net.max_epochs if epochs is None else None
     cuda_devices = [torch.cuda.current_device()] if net.device == "cuda" else []
     with torch.random.fork_rng(devices=cuda_devices):
         # torch.manual_seed would also reseed every CUDA device, which
@@ -63,16 +71,37 @@ def train(net, dataset, *, seed):
         for index in cuda_devices:
             with torch.cuda.device(index):
                 torch.cuda.manual_seed(seed)
-        net.initialize()
+        if initialize:
+            net.initialize()
         with _thread_count_independent(net.module_):
-            net.notify("on_train_begin", X=dataset, y=None)
+            net.notify("on_train_begin", X=dataset, y=None, planned_epochs=planned)
             try:
-                net.fit_loop(dataset)
+                net.fit_loop(dataset, epochs=epochs)
             except StopTraining:
                 pass
             net.notify("on_train_end", X=dataset, y=None)
     net.module_.eval()
     return net
+
+
+@contextmanager
+def restore_on_failure(net):
+    """Put ``net`` back as it was if the block raises, Ctrl-C included.
+
+    Restores the module's weights, the optimizer's state and the history,
+    so that an interrupted pass of ``partial_fit`` leaves no trace.
+    """
+    module = deepcopy(net.module_.state_dict())
+    optimizer = deepcopy(net.optimizer_.state_dict())
+    n_epochs = len(net.history)
+    try:
+        yield
+    except BaseException:
+        net.module_.load_state_dict(module)
+        net.optimizer_.load_state_dict(optimizer)
+        del net.history[n_epochs:]
+        net.module_.eval()
+        raise
 
 
 def _thread_count_independent(module):
@@ -377,7 +406,8 @@ class EarlyStopping(Callback):
     epoch improves when its loss is below the best so far minus ``tol``;
     after ``patience`` epochs without improvement, training stops with
     :class:`StopTraining`, and when it ends the weights of the best epoch are
-    restored if ``load_best``. skorch's callback stops by raising
+    restored if ``load_best``. Passes of ``partial_fit`` are not watched.
+    skorch's callback stops by raising
     ``KeyboardInterrupt``, which would make a real Ctrl-C indistinguishable
     from early stopping.
 
@@ -411,7 +441,14 @@ class EarlyStopping(Callback):
         self.best_weights_ = None
         return self
 
+    def on_train_begin(self, net, planned_epochs=None, **kwargs):
+        # A pass of partial_fit (no planned number of epochs) is not watched:
+        # a stream of chunks has no validation set and no epoch budget.
+        self.active_ = planned_epochs is not None
+
     def on_epoch_end(self, net, **kwargs):
+        if not self.active_:
+            return
         loss = net.history[-1, self.monitor]
         if loss < self.threshold_:
             self.misses_ = 0
@@ -434,6 +471,8 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, net, **kwargs):
         last_epoch = net.history[-1, "epoch"]
+        if not self.active_:
+            return
         if self.best_weights_ is not None and self.best_epoch_ != last_epoch:
             net.module_.load_state_dict(self.best_weights_)
             if net.verbose:
@@ -445,12 +484,11 @@ class EpochLog(Callback):
 
     For example ``epoch  12/200  train_loss 0.2061  valid_loss 0.2290 *  3.1s``,
     where ``*`` marks the lowest ``monitor`` loss so far. On a terminal the
-    mark is in colour; written to a file or a pipe, the text is plain.
+    mark is in colour; written to a file or a pipe, the text is plain. A pass
+    of ``partial_fit`` shows its epoch number alone.
 
     Parameters
     ----------
-    max_epochs : int
-        The most epochs training can run (``max_iter``).
     monitor : {"valid_loss", "train_loss"}
         The loss whose best value is marked (the one early stopping watches).
     sink : callable, default=print
@@ -460,21 +498,24 @@ class EpochLog(Callback):
         ``sys.stdout``, at the time training begins.
     """
 
-    def __init__(self, max_epochs, monitor, sink=print, stream=None):
-        self.max_epochs = max_epochs
+    def __init__(self, monitor, sink=print, stream=None):
         self.monitor = monitor
         self.sink = sink
         self.stream = stream
 
-    def on_train_begin(self, net, **kwargs):
+    def on_train_begin(self, net, planned_epochs=None, **kwargs):
         stream = sys.stdout if self.stream is None else self.stream
         self.colour_ = bool(getattr(stream, "isatty", lambda: False)())
+        self.planned_epochs_ = planned_epochs
         self.start_ = time.perf_counter()
 
     def on_epoch_end(self, net, **kwargs):
         epoch = net.history[-1]
-        width = len(str(self.max_epochs))
-        parts = [f"epoch {epoch['epoch']:>{width}}/{self.max_epochs}"]
+        if self.planned_epochs_ is None:
+            parts = [f"epoch {epoch['epoch']}"]
+        else:
+            width = len(str(self.planned_epochs_))
+            parts = [f"epoch {epoch['epoch']:>{width}}/{self.planned_epochs_}"]
         for key in ("train_loss", "valid_loss"):
             if key in epoch:
                 text = f"{key} {epoch[key]:.6g}"
@@ -487,10 +528,13 @@ class EpochLog(Callback):
         self.sink("  ".join(parts))
 
     def on_train_end(self, net, **kwargs):
-        if len(net.history) == self.max_epochs:
+        if (
+            self.planned_epochs_ is not None
+            and len(net.history) >= self.planned_epochs_
+        ):
             self.sink(
-                f"Stopped after max_iter={self.max_epochs} epochs; if the loss "
-                "was still falling, a larger max_iter may fit better."
+                f"Stopped after max_iter={self.planned_epochs_} epochs; if the "
+                "loss was still falling, a larger max_iter may fit better."
             )
 
 

@@ -269,8 +269,8 @@ def test_epoch_log_colours_only_a_terminal():
     Net.history.record("train_loss_best", True)
     for stream, coloured in [(Terminal(), True), (None, False)]:
         lines = []
-        log = EpochLog(10, "train_loss", sink=lines.append, stream=stream)
-        log.on_train_begin(Net)
+        log = EpochLog("train_loss", sink=lines.append, stream=stream)
+        log.on_train_begin(Net, planned_epochs=10)
         log.on_epoch_end(Net)
         assert lines[0].startswith("epoch  1/10  ")
         assert ("\x1b[32m" in lines[0]) == coloured
