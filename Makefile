@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_PIN)"
-	$(PY) -m pip install --quiet -e ".[test,docs,benchmarks]"
+	$(PY) -m pip install --quiet -e ".[test,docs,benchmarks,distributed]"
 	touch $@
 
 demo: $(VENV)/.installed

@@ -15,8 +15,7 @@ import numpy as np
 import torch
 from sklearn.utils._chunking import get_chunk_n_rows
 
-# float64 copies of fitted float32 modules, with the state they were copied
-# from; see _float64_copy.
+# float64 copies of fitted float32 modules; see _float64_copy.
 _FLOAT64_COPIES = weakref.WeakKeyDictionary()
 
 
@@ -55,7 +54,7 @@ def predict(module, X, method, *, device, values_per_row, scaling=None):
     Notes
     -----
     float32 rows run through the float32 module. float64 rows run through a
-    float64 copy of it (made once per state of the module and cached): float32
+    float64 copy of it (see :func:`_float64_copy`): float32
     matrix products round differently with the number of rows, by about
     1e-7, whereas float64 results do not depend on how rows are batched, and
     float64 codes or data beyond the float32 range are not cast to inf.
@@ -157,23 +156,29 @@ def activation_values_per_row(module, n_features):
 
 
 def _float64_copy(module):
-    """A float64 copy of ``module``, made anew only when ``module`` changed.
+    """A float64 copy of ``module``, with ``module``'s current values.
 
-    A module's parameters and buffers change in place when it trains (each
-    in-place operation advances a tensor's version counter) or are replaced;
-    either makes the cached copy stale. Copying, rather than casting the
-    parameters of ``module`` itself for the duration of a call, leaves
-    ``module`` untouched, so that other threads can use it at the same time.
+    The copy is made once per module and cached; its parameters and buffers
+    are refreshed from ``module`` at every call, which costs one pass over
+    the weights: a module can change in place in ways nothing records (a
+    fused optimizer step does not advance the tensors' version counters), and
+    a stale copy would give wrong results silently. Copying, rather than
+    casting the parameters of ``module`` itself for the duration of a call,
+    leaves ``module`` untouched, so that other threads can use it at the
+    same time; concurrent refreshes write the same values.
     """
-    state = tuple(
-        (id(tensor), tensor._version)
-        for tensor in itertools.chain(module.parameters(), module.buffers())
-    )
-    cached = _FLOAT64_COPIES.get(module)
-    if cached is None or cached[0] != state:
-        cached = (state, copy.deepcopy(module).to(torch.float64))
-        _FLOAT64_COPIES[module] = cached
-    return cached[1]
+    copy64 = _FLOAT64_COPIES.get(module)
+    if copy64 is None:
+        copy64 = copy.deepcopy(module).to(torch.float64)
+        _FLOAT64_COPIES[module] = copy64
+    with torch.no_grad():
+        for source, target in zip(_tensors(module), _tensors(copy64), strict=True):
+            target.copy_(source)
+    return copy64
+
+
+def _tensors(module):
+    return itertools.chain(module.parameters(), module.buffers())
 
 
 def _shares_memory(a, b):

@@ -2,6 +2,7 @@
 corrupted models, swallowed interrupts, and torch tracebacks in place of
 scikit-learn errors."""
 
+import pickle
 import threading
 
 import numpy as np
@@ -47,6 +48,30 @@ def test_concurrent_float64_calls_leave_the_model_intact():
     # The fitted module itself stays float32, so float32 calls still work.
     assert {p.dtype for p in est.net_.module_.parameters()} == {torch.float32}
     assert est.transform(X.astype(np.float32)).dtype == np.float32
+
+
+def test_float64_results_follow_the_model_when_it_changes_in_place(gaussian):
+    # float64 calls run a cached float64 copy of the network; it must never
+    # lag behind the network, which optimizer steps change in place without
+    # any record (fused Adam does not advance tensors' version counters).
+    est = AutoencoderTransformer(n_components=2, early_stopping=False, random_state=0)
+    est.partial_fit(gaussian)
+    first = est.score_samples(gaussian)
+    est.partial_fit(gaussian)
+    fresh = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(
+        est.score_samples(gaussian), fresh.score_samples(gaussian)
+    )
+    assert not np.array_equal(est.score_samples(gaussian), first)
+    with torch.no_grad():
+        for p in est.net_.module_.parameters():
+            p.mul_(0.5)
+    np.testing.assert_allclose(
+        est.transform(gaussian),
+        est.transform(gaussian.astype(np.float32)),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("factor", [1e-20, 1e-200])
