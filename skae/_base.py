@@ -1,5 +1,6 @@
 """Parameters, validation and fitting shared by skae's estimators."""
 
+import functools
 import inspect
 import math
 from contextlib import contextmanager
@@ -9,7 +10,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -91,6 +97,7 @@ class _BaseAutoencoder(BaseEstimator):
         "n_iter_no_change": [_Count(1)],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
+        "accelerator": [None, HasMethods(["prepare", "backward", "unwrap_model"])],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -121,6 +128,7 @@ class _BaseAutoencoder(BaseEstimator):
         n_iter_no_change=10,
         tol=1e-4,
         device="cpu",
+        accelerator=None,
         random_state=None,
         verbose=0,
     ):
@@ -147,6 +155,7 @@ class _BaseAutoencoder(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
 
@@ -156,10 +165,17 @@ class _BaseAutoencoder(BaseEstimator):
     def _fit(self, X):
         """Fit scaling and network on validated ``X``; set fitted attributes."""
         random_state = _check_random_state(self.random_state)
+        accelerator = self.accelerator
+        if accelerator is not None and accelerator.num_processes > 1:
+            from skae._distributed import shared_fit_setup
+
+            random_state = shared_fit_setup(
+                accelerator, X, random_state, self.random_state is not None
+            )
         net, scaling, train_rows, seed = self._start(
             X, random_state, validation=self.early_stopping
         )
-        self._run(net, train_rows, seed=seed)
+        net = self._run(net, train_rows, seed=seed)
         self._finish(net, scaling, X)
 
     @available_if(lambda estimator: _check_partial_fit(estimator))
@@ -209,7 +225,7 @@ class _BaseAutoencoder(BaseEstimator):
             net, scaling, rows, seed = self._start(
                 X, self._partial_fit_rng, validation=False
             )
-            self._run(net, rows, seed=seed, epochs=1)
+            net = self._run(net, rows, seed=seed, epochs=1)
             self._finish(net, scaling, X)
             return
         net, scaling = self.net_, self._feature_scaling()
@@ -241,7 +257,11 @@ class _BaseAutoencoder(BaseEstimator):
         n_samples, n_features = X.shape
         n_components = self._resolve_n_components(n_features)
         network, network_kwargs = self._network(n_features, n_components)
-        device = _resolve_device(self.device)
+        accelerator = self.accelerator
+        if accelerator is None:
+            device = _resolve_device(self.device)
+        else:
+            device = accelerator.device
         scaling = FeatureScaling.fit(X, self._scaling_method(), clip=self.loss == "bce")
         if self.loss == "bce":
             scaling.check_unit_interval(X, scaling_name=self.scaling)
@@ -265,7 +285,10 @@ class _BaseAutoencoder(BaseEstimator):
         return net, scaling, rows(index_train), seed
 
     def _run(self, net, train_rows, *, seed, epochs=None, initialize=True):
-        """Train ``net``; a diverging loss becomes a ``ValueError``."""
+        """Train ``net``; a diverging loss becomes a ``ValueError``.
+
+        Returns the trained net: ``net``, or for a net trained through an
+        accelerator, a plain ``AutoencoderNet`` made from it."""
         try:
             train(net, train_rows, seed=seed, epochs=epochs, initialize=initialize)
         except NonFiniteLossError as exc:
@@ -273,6 +296,11 @@ class _BaseAutoencoder(BaseEstimator):
         # The validation split holds the training data: drop it so that the
         # fitted estimator, and its pickle, keep the model only.
         net.set_params(train_split=None)
+        if self.accelerator is not None:
+            # A plain AutoencoderNet, on the device it was trained on: it
+            # pickles and predicts without accelerate.
+            net = net.detach(_device_name(self.accelerator.device))
+        return net
 
     def _finish(self, net, scaling, X):
         """Set the fitted attributes from a trained net; check its outputs."""
@@ -355,12 +383,30 @@ class _BaseAutoencoder(BaseEstimator):
 
     def _build_net(self, network, network_kwargs, device, valid):
         monitor = "valid_loss" if self.early_stopping else "train_loss"
+        accelerator = self.accelerator
+        net_class, net_kwargs, sink = AutoencoderNet, {"device": device}, print
+        if accelerator is not None:
+            from skae._distributed import AcceleratedAutoencoderNet, print_if
+
+            if accelerator.gradient_accumulation_steps != 1:
+                # accumulate() ends a cycle at the end of a DataLoader that
+                # accelerate prepared; skae's batches are not one.
+                raise ValueError(
+                    "skae does not support gradient accumulation; got an "
+                    "Accelerator with gradient_accumulation_steps="
+                    f"{accelerator.gradient_accumulation_steps}."
+                )
+            # accelerate places the module (device=None, as AccelerateMixin
+            # asks); only the main process prints.
+            net_class = AcceleratedAutoencoderNet
+            net_kwargs = {"device": None, "accelerator": accelerator}
+            sink = functools.partial(print_if, accelerator.is_main_process)
         callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
-        if self.verbose >= 2:
+        if self.verbose >= 2 and (accelerator is None or accelerator.is_main_process):
             # Before the epoch's line, so that the bar is closed when it prints.
             callbacks.append(("progress_bar", ProgressBar()))
         if self.verbose:
-            callbacks.append(("epoch_log", EpochLog(monitor)))
+            callbacks.append(("epoch_log", EpochLog(monitor, sink=sink)))
         callbacks.append(
             (
                 "early_stopping",
@@ -369,6 +415,7 @@ class _BaseAutoencoder(BaseEstimator):
                     patience=self.n_iter_no_change,
                     tol=self.tol,
                     load_best=self.early_stopping,
+                    sink=sink,
                 ),
             )
         )
@@ -380,7 +427,7 @@ class _BaseAutoencoder(BaseEstimator):
             # parameter tensor: 10-25% of a CPU fit of a small network.
             optimizer_kwargs["fused"] = True
         train_split = None if valid is None else predefined_split(valid)
-        return AutoencoderNet(
+        return net_class(
             module=Autoencoder,
             module__network=network,
             module__network_kwargs=network_kwargs,
@@ -401,8 +448,8 @@ class _BaseAutoencoder(BaseEstimator):
             iterator_valid=TensorBatches,
             train_split=train_split,
             callbacks=callbacks,
-            device=device,
             verbose=int(self.verbose),
+            **net_kwargs,
         )
 
     def _diverged(self, what):
@@ -578,6 +625,14 @@ class _BaseAutoencoder(BaseEstimator):
         tags.input_tags.allow_nan = False
         return tags
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state.get("accelerator") is not None:
+            # The accelerator belongs to the processes that fit, not to the
+            # model: it is not pickled (the fitted net does not use it).
+            state = {**state, "accelerator": None}
+        return state
+
 
 def _init_with(base_init, **defaults):
     """An ``__init__`` with the parameters of ``base_init``, some defaults
@@ -655,6 +710,13 @@ def _resolve_device(device):
     return device
 
 
+def _device_name(device):
+    """``"cpu"`` or ``"cuda"`` for the device a net was trained on, as the
+    ``device`` of a net trained in one process: accelerate makes each
+    process's GPU its current device."""
+    return torch.device(device).type
+
+
 def _check_random_state(random_state):
     """Like ``check_random_state``, but ``None`` never touches the global RNG.
 
@@ -677,7 +739,13 @@ def _pandas_output_configured(estimator):
 
 
 def _check_partial_fit(estimator):
-    """``partial_fit`` is there only without early stopping; say why not."""
+    """``partial_fit`` is there only without early stopping and without an
+    accelerator; say why not."""
+    if estimator.accelerator is not None:
+        raise AttributeError(
+            "partial_fit is not available with an accelerator: each fit "
+            "trains in all processes and ends with a plain, unwrapped net."
+        )
     if estimator.early_stopping:
         raise AttributeError(
             "partial_fit is available only with early_stopping=False: early "

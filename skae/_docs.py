@@ -167,6 +167,17 @@ Where to train and run the network. ``"auto"`` uses a GPU if torch
 sees one. A fitted model can be pickled on a GPU machine and loaded
 on a CPU-only one.""",
     ),
+    "accelerator": (
+        "accelerate.Accelerator",
+        """\
+Train with Hugging Face accelerate: several processes (one per GPU or
+machine, started by ``torchrun`` or ``accelerate launch``, each calling
+``fit`` with the same data) or mixed precision. Each process trains on
+its share of every batch of ``batch_size`` rows per process; all end
+with the same model, which pickles and predicts without accelerate.
+``device`` is then ignored: the accelerator places the network. The
+accelerator is not pickled. ``None`` trains in this process only.""",
+    ),
     "random_state": (
         "int, RandomState instance or None",
         """\

@@ -63,7 +63,12 @@ def train(net, dataset, *, seed, epochs=None, initialize=True):
         The trained net, its module in evaluation mode.
     """
     planned = net.max_epochs if epochs is None else None
-    cuda_devices = [torch.cuda.current_device()] if net.device == "cuda" else []
+    device = torch.device(dataset.X.device)
+    cuda_devices = []
+    if device.type == "cuda":
+        cuda_devices = [
+            torch.cuda.current_device() if device.index is None else device.index
+        ]
     with torch.random.fork_rng(devices=cuda_devices):
         # torch.manual_seed would also reseed every CUDA device, which
         # fork_rng does not restore.
@@ -151,6 +156,13 @@ class AutoencoderNet(NeuralNet):
         if not isinstance(x, torch.Tensor):
             return super().infer(x, **fit_params)
         return self.module_(x.to(self.device), **fit_params)
+
+    def trained_module(self):
+        """The module being trained, outside any wrapper: its state dict has
+        the keys of ``module_`` once training ends. A subclass that wraps the
+        module for training (:class:`skae._distributed.AcceleratedAutoencoderNet`)
+        unwraps it here."""
+        return self.module_
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if isinstance(X, torch.Tensor):
@@ -456,7 +468,7 @@ class EarlyStopping(Callback):
             self.best_epoch_ = net.history[-1, "epoch"]
             self.best_loss_ = loss
             if self.load_best:
-                self.best_weights_ = deepcopy(net.module_.state_dict())
+                self.best_weights_ = deepcopy(net.trained_module().state_dict())
         else:
             self.misses_ += 1
         if self.misses_ == self.patience:
@@ -474,7 +486,7 @@ class EarlyStopping(Callback):
         if not self.active_:
             return
         if self.best_weights_ is not None and self.best_epoch_ != last_epoch:
-            net.module_.load_state_dict(self.best_weights_)
+            net.trained_module().load_state_dict(self.best_weights_)
             if net.verbose:
                 self.sink(f"Restored the weights of epoch {self.best_epoch_}.")
 
@@ -580,13 +592,18 @@ class EpochLoss(Callback):
         self.best_loss_ = math.inf
         return self
 
-    def on_epoch_end(self, net, **kwargs):
+    def sums(self, net):
+        """Sum of the epoch's batch losses weighted by size, and of the sizes."""
         size_key = "train_batch_size" if self.on_train else "valid_batch_size"
         total = count = 0.0
         for batch in net.history[-1]["batches"]:
             if self.name in batch:
                 total += batch[self.name] * batch[size_key]
                 count += batch[size_key]
+        return total, count
+
+    def on_epoch_end(self, net, **kwargs):
+        total, count = self.sums(net)
         if not count:
             # No such batches: no validation set, for "valid_loss".
             return

@@ -1,0 +1,297 @@
+"""Training with several processes through Hugging Face accelerate.
+
+Every process (started by ``torchrun`` or ``accelerate launch``) calls
+``fit`` with the same data; the estimators build an
+:class:`AcceleratedAutoencoderNet` instead of an ``AutoencoderNet``. Each
+step reads one *global* batch of ``batch_size * num_processes`` rows, the
+rows one process with that batch size would read, and each process trains on
+its share of it (:class:`ShardedTensorBatches`); DDP averages the gradients,
+so the processes keep identical weights. The epoch losses are summed over
+processes (:class:`SyncedEpochLoss`), so early stopping decides the same on
+all of them. When training ends the net is turned back into a plain
+``AutoencoderNet`` (:meth:`AcceleratedAutoencoderNet.detach`), which pickles
+and predicts without accelerate.
+
+This module imports accelerate only through the ``accelerator`` it is
+given; ``skorch.hf`` itself does not import it.
+"""
+
+import math
+
+import torch
+from skorch.hf import AccelerateMixin
+
+from skae._training import AutoencoderNet, EpochLoss, TensorBatches
+
+
+class ShardedTensorBatches(TensorBatches):
+    """:class:`TensorBatches` split between processes, batch by batch.
+
+    Each step takes the next ``batch_size * num_processes`` rows of the
+    (shuffled) order, the *global batch*, and yields the rows
+    ``process_index, process_index + num_processes, ...`` of it: the
+    processes together read each row once per epoch, each about
+    ``1 / num_processes`` of them, and every process makes the same number of
+    steps, as DDP requires.
+
+    Each batch is ``(rows, weight)`` with ``weight = num_processes * n / m``
+    for a share of ``n`` rows of a global batch of ``m``: a process that
+    multiplies its mean loss by it makes DDP's average of the gradients the
+    gradient of the mean loss over the global batch, also for a last global
+    batch that does not split evenly (then a share may be empty).
+
+    Parameters
+    ----------
+    dataset, batch_size, shuffle
+        As for :class:`TensorBatches`; ``batch_size`` is the rows per process.
+    num_processes : int, default=1
+    process_index : int, default=0
+    generator : torch.Generator, default=None
+        Draws the permutations; it must be in the same state in every
+        process. ``None`` draws from the global torch generator.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size,
+        shuffle=False,
+        num_processes=1,
+        process_index=0,
+        generator=None,
+    ):
+        super().__init__(dataset, batch_size, shuffle)
+        self.num_processes = num_processes
+        self.process_index = process_index
+        self.generator = generator
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / (self.batch_size * self.num_processes))
+
+    def __iter__(self):
+        n_samples = len(self.dataset)
+        n_proc, rank = self.num_processes, self.process_index
+        step = self.batch_size * n_proc
+        order = None
+        if self.shuffle:
+            order = torch.randperm(n_samples, generator=self.generator)
+            order = order.to(self.dataset.X.device)
+        for start in range(0, n_samples, step):
+            stop = min(start + step, n_samples)
+            share = slice(start + rank, stop, n_proc)
+            n_rows = len(range(start + rank, stop, n_proc))
+            weight = (
+                1.0
+                if n_rows * n_proc == stop - start
+                else (n_proc * n_rows / (stop - start))
+            )
+            index = share if order is None else order[share]
+            yield self.dataset.take(index), weight
+
+
+class SyncedEpochLoss(EpochLoss):
+    """:class:`EpochLoss` over the batches of all processes.
+
+    Each process records the losses of its own shares; their weighted sums
+    are added over processes (one all-reduce per epoch), so every process
+    records the same epoch loss, the loss over all rows, and early stopping
+    and the non-finite check decide the same everywhere.
+    """
+
+    def sums(self, net):
+        total, count = super().sums(net)
+        accelerator = net.accelerator
+        sums = torch.tensor(
+            [total, count], dtype=torch.float64, device=accelerator.device
+        )
+        total, count = accelerator.reduce(sums, reduction="sum").tolist()
+        return total, count
+
+
+class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
+    """An :class:`AutoencoderNet` trained through an ``accelerate.Accelerator``.
+
+    skorch's ``AccelerateMixin`` prepares the module and optimizer (DDP,
+    device placement, mixed precision) and runs each step inside the
+    accelerator's ``accumulate`` and ``autocast`` contexts. Here:
+
+    - batches come from :class:`ShardedTensorBatches` (``get_iterator``);
+    - the criterion is not prepared: it has no parameters, and accelerate
+      wraps every module in DDP on CPU, which DDP refuses;
+    - the epoch losses are summed over processes (:class:`SyncedEpochLoss`);
+    - the shuffling draws from its own generator, forked from the global one
+      after the weights are drawn (the same in all processes), and the noise
+      from the global one, reseeded per process (``initialize``).
+    """
+
+    def initialize(self):
+        super().initialize()
+        # Permutations: a stream in the same state in every process, the one
+        # a single process would shuffle with (with noise=0 it draws nothing
+        # else). Noise and variational sampling: one stream per process, or
+        # every process would corrupt its rows with the same noise.
+        self._shuffle_state = torch.default_generator.get_state()
+        seed = int(torch.randint(2**62, ())) + self.accelerator.process_index
+        torch.default_generator.manual_seed(seed)
+        if self.accelerator.device.type == "cuda":
+            torch.cuda.manual_seed(seed)
+        return self
+
+    def _initialize_accelerator(self):
+        # skorch's AccelerateMixin prepares every criterion that is a Module;
+        # on CPU accelerate then wraps it in DDP, which raises for a module
+        # without parameters (accelerate checks for parameters on GPU only).
+        # The criterion still runs inside accelerator.autocast() (see
+        # train_step_single) and holds no tensors to place.
+        criteria = self._criteria
+        self._criteria = []
+        try:
+            return super()._initialize_accelerator()
+        finally:
+            self._criteria = criteria
+
+    def get_default_callbacks(self):
+        return [
+            (name, SyncedEpochLoss(cb.name, cb.on_train))
+            if isinstance(cb, EpochLoss)
+            else (name, cb)
+            for name, cb in super().get_default_callbacks()
+        ]
+
+    def get_iterator(self, dataset, training=False):
+        # skorch builds the TensorBatches of the net's iterator parameters;
+        # read it in shards instead. AccelerateMixin's get_iterator would
+        # pass it to accelerator.prepare, which shards only DataLoaders (and
+        # returns anything else unchanged): it is skipped.
+        iterator = AutoencoderNet.get_iterator(self, dataset, training=training)
+        generator = None
+        if training and iterator.shuffle:
+            generator = torch.Generator()
+            generator.set_state(self._shuffle_state)
+        return ShardedTensorBatches(
+            iterator.dataset,
+            iterator.batch_size,
+            iterator.shuffle,
+            num_processes=self.accelerator.num_processes,
+            process_index=self.accelerator.process_index,
+            generator=generator,
+        )
+
+    def trained_module(self):
+        return self.accelerator.unwrap_model(self.module_, keep_fp32_wrapper=True)
+
+    def train_step_single(self, batch, **fit_params):
+        """Forward, loss and backward pass on this process's share of a batch.
+
+        The loss recorded is the mean over the share; the loss
+        backpropagated is it times the share's weight (see
+        :class:`ShardedTensorBatches`). An empty share backpropagates zero
+        through the whole network, so that DDP's all-reduce still happens.
+        """
+        if not (self.module_.training and self.criterion_.training):
+            self.module_.train()
+            self.criterion_.train()
+        Xi, weight = batch
+        with self.accelerator.autocast():
+            y_pred = self.infer(Xi, **fit_params)
+            if len(Xi):
+                loss = self.get_loss(y_pred, None, X=Xi, training=True)
+                objective = loss if weight == 1 else loss * weight
+            else:
+                loss = objective = y_pred[0].sum()
+        self.accelerator.backward(objective)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        Xi, _ = batch
+        if not len(Xi):
+            return {"loss": torch.zeros(()), "y_pred": None}
+        return super().validation_step(batch, **fit_params)
+
+    def detach(self, device):
+        """This net, trained, as a plain :class:`AutoencoderNet` on ``device``.
+
+        The module is unwrapped (no DDP, no mixed-precision forward), the
+        optimizer taken out of accelerate's wrapper, and every reference to
+        the accelerator dropped, so the net pickles and loads without
+        accelerate or a process group, like a net trained in one process.
+        """
+        self._unwrap_accelerator()
+        for name in self._modules:
+            module = getattr(self, name + "_")
+            # accelerate's mark of a prepared module, and the bound forward it
+            # leaves in place of its mixed-precision one.
+            attributes = vars(module)
+            attributes.pop("_is_accelerate_prepared", None)
+            forward = attributes.get("forward")
+            if getattr(forward, "__func__", None) is type(module).forward:
+                del attributes["forward"]
+        state = dict(vars(self))
+        for key in (
+            "accelerator",
+            "unwrap_after_train",
+            "_wrapped_with_accelerator",
+            "callbacks__print_log__sink",
+            "_shuffle_state",
+            "_listeners",
+        ):
+            state.pop(key, None)
+        state["_params_to_validate"] = set(state["_params_to_validate"]) - {
+            "callbacks__print_log__sink"
+        }
+        optimizer = state["optimizer_"]
+        state["optimizer_"] = getattr(optimizer, "optimizer", optimizer)
+        state["device"] = device
+        net = AutoencoderNet.__new__(AutoencoderNet)
+        vars(net).update(state)
+        return net
+
+
+def shared_fit_setup(accelerator, X, random_state, seed_given):
+    """Check that all processes fit the same data; agree on a seed source.
+
+    Parameters
+    ----------
+    accelerator : accelerate.Accelerator
+    X : ndarray
+        This process's data.
+    random_state : numpy.random.RandomState
+        This process's random state.
+    seed_given : bool
+        Whether the user passed a ``random_state`` (then every process must
+        draw the same seeds from it) or ``None`` (then the main process's
+        fresh seed is used everywhere).
+
+    Returns
+    -------
+    random_state : numpy.random.RandomState
+        The same in every process.
+    """
+    import copy
+
+    import numpy as np
+    from accelerate.utils import gather_object
+
+    probe = copy.deepcopy(random_state).randint(np.iinfo(np.int32).max)
+    fingerprint = (X.shape, float(np.sum(X, dtype=np.float64)), probe)
+    everyone = gather_object([fingerprint])
+    if any(f[:2] != everyone[0][:2] for f in everyone):
+        raise ValueError(
+            "Every process must call fit with the same data (each trains on "
+            "its share of the rows); got shapes and sums "
+            f"{[f[:2] for f in everyone]}."
+        )
+    if seed_given:
+        if any(f[2] != everyone[0][2] for f in everyone):
+            raise ValueError(
+                "random_state draws different seeds in different processes; "
+                "pass an int (or None) when training with an accelerator."
+            )
+        return random_state
+    return np.random.RandomState(everyone[0][2])
+
+
+def print_if(condition, *args, **kwargs):
+    """``print`` if ``condition``: a sink that pickles, for the main process."""
+    if condition:
+        print(*args, **kwargs)
