@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
+from skae._blocks import block_rows, check_finite, is_mapped, take_rows
 from skae._inference import (
     NonFiniteOutputError,
     activation_values_per_row,
@@ -216,7 +217,7 @@ class _BaseAutoencoder(BaseEstimator):
 
     def _validate_partial(self, X):
         first_call = not hasattr(self, "net_")
-        return validate_data(self, X, reset=first_call, dtype=[np.float64, np.float32])
+        return self._check_data(X, reset=first_call)
 
     def _partial_fit(self, X):
         """One pass over the rows of validated ``X``, continuing training."""
@@ -272,15 +273,26 @@ class _BaseAutoencoder(BaseEstimator):
 
         # The data as given, on the device, and two sets of its rows that
         # scale each batch as they read it: no scaled copy of X is made.
-        X_data = as_tensor(np.ascontiguousarray(X)).to(device)
+        X = np.ascontiguousarray(X)
+        X_data = as_tensor(X).to(device)
+        array = X if X_data.device.type == "cpu" else None
         batch_scaling = None if scaling.is_identity else scaling
 
         def rows(index):
             if index is not None:
                 index = torch.from_numpy(index).to(device)
-            return ScaledRows(X_data, index, batch_scaling)
+            return ScaledRows(X_data, index, batch_scaling, array=array)
 
-        valid_rows = None if index_valid is None else rows(index_valid)
+        if index_valid is None:
+            valid_rows = None
+        elif len(X) <= block_rows(X, temporaries=0):
+            valid_rows = rows(index_valid)
+        else:
+            # Larger than a block of working_memory: the validation rows,
+            # read at every epoch, are gathered once (in their order); the
+            # training epochs go block by block.
+            valid = as_tensor(take_rows(X, np.sort(index_valid)))
+            valid_rows = ScaledRows(valid.to(device), None, batch_scaling)
         net = self._build_net(network, network_kwargs, device, valid_rows)
         return net, scaling, rows(index_train), seed
 
@@ -571,7 +583,26 @@ class _BaseAutoencoder(BaseEstimator):
 
     def _validate_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self._check_data(X, reset=False)
+
+    def _check_data(self, X, *, reset):
+        """scikit-learn's validation of ``X``, out of core for memory maps.
+
+        A memory-mapped ``X`` is checked for NaN and infinity block by block,
+        releasing each block's pages, instead of in one pass that would
+        bring the whole file into the process's memory.
+        """
+        mapped = is_mapped(X)
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=not mapped,
+        )
+        if mapped:
+            check_finite(X)
+        return X
 
     def _validate_Z(self, Z):
         check_is_fitted(self)

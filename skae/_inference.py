@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from sklearn.utils._chunking import get_chunk_n_rows
 
+from skae._blocks import release
+
 # float64 copies of fitted float32 modules; see _float64_copy.
 _FLOAT64_COPIES = weakref.WeakKeyDictionary()
 
@@ -36,7 +38,8 @@ def predict(module, X, method, *, device, values_per_row, scaling=None):
     values_per_row : int
         Number of values the network holds per row of input (activations of
         all its layers, see :func:`activation_values_per_row`); with the
-        itemsize it sets the rows per batch from ``working_memory``.
+        row's width and itemsize it sets the rows per batch from
+        ``working_memory``.
     scaling : FeatureScaling, default=None
         Applied to each batch first, into one buffer reused by all batches:
         no scaled copy of ``X`` is made. ``None`` for codes.
@@ -63,9 +66,11 @@ def predict(module, X, method, *, device, values_per_row, scaling=None):
         module = _float64_copy(module)
     dtype = torch.float64 if X.dtype == np.float64 else torch.float32
     n_samples, n_columns = X.shape
-    batch_rows = get_chunk_n_rows(
-        X.itemsize * max(values_per_row, n_columns), max_n_rows=max(n_samples, 1)
-    )
+    # Per row: the activations, the scaled input and one output as wide as
+    # the data, and a float64 copy of it (per-feature errors summed in
+    # float64).
+    row_bytes = X.itemsize * (values_per_row + 2 * n_columns) + 8 * n_columns
+    batch_rows = get_chunk_n_rows(row_bytes, max_n_rows=max(n_samples, 1))
     if scaling is not None:
         tensors = scaling.tensors(dtype, device)
         buffer = torch.empty((batch_rows, n_columns), dtype=dtype, device=device)
@@ -83,6 +88,7 @@ def predict(module, X, method, *, device, values_per_row, scaling=None):
                 # the buffer, which the next batch overwrites.
                 output = output.clone()
             outputs.append(output.cpu())
+            release(X, start, start + batch_rows)
     result = torch.cat(outputs).numpy()
     if not np.isfinite(result).all():
         raise NonFiniteOutputError(X, result)

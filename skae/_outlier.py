@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from skae import _docs
 from skae._base import (
@@ -138,7 +138,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
             The fitted estimator.
         """
         with _restore_on_failure(self):
-            X = validate_data(self, X, dtype=[np.float64, np.float32])
+            X = self._check_data(X, reset=True)
             self._fit(X)
             self._set_offset(X)
         return self

@@ -8,8 +8,8 @@ data, so that training and inference scale every value the same way.
 
 import numpy as np
 import torch
-from sklearn.utils import gen_batches
-from sklearn.utils._chunking import get_chunk_n_rows
+
+from skae._blocks import blocks
 
 
 class FeatureScaling:
@@ -68,21 +68,22 @@ class FeatureScaling:
         n_samples, n_features = X.shape
         if method is None:
             return cls(np.zeros(n_features), np.ones(n_features), clip)
-        # A power of two at least as large as each feature's magnitude:
-        # dividing by it is exact, so statistics of the divided values are
-        # those of the data, rounding included, without overflow or underflow.
+        low, high, magnitude, total = _ranges_and_sums(X)
         with np.errstate(over="ignore", invalid="ignore"):
-            magnitude = np.max(np.abs(X), axis=0).astype(np.float64)
+            # A power of two at least as large as each feature's magnitude:
+            # dividing by it is exact, so statistics of the divided values
+            # are those of the data, rounding included, without overflow or
+            # underflow.
             exponent = np.frexp(np.where(magnitude > 0, magnitude, 0.5))[1]
             power = np.ldexp(1.0, exponent)
             if method == "standard":
-                center, spread = _mean_and_std(X, power)
+                center, spread = _mean_and_std(X, total, power)
                 # Rounding errors of the two-pass variance, as in
                 # scikit-learn's StandardScaler, relative to the magnitude.
                 rounding = n_samples * np.finfo(np.float64).eps
             else:
-                center = X.min(axis=0).astype(np.float64)
-                spread = X.max(axis=0) / power - center / power
+                center = low
+                spread = high / power - low / power
                 rounding = 4 * np.finfo(np.float64).eps
             # A constant feature is centred on its smallest value, which its
             # mean can miss by rounding errors that are huge in absolute
@@ -90,7 +91,7 @@ class FeatureScaling:
             # feature whose values are all equal reaches the network as
             # exact zeros.
             constant = spread <= rounding
-            center = np.where(constant, X.min(axis=0), center)
+            center = np.where(constant, low, center)
             scale = np.where(constant, 1.0, spread * power)
         if not (np.isfinite(scale).all() and np.isfinite(center).all()):
             features = np.flatnonzero(~np.isfinite(scale + center)).tolist()
@@ -163,11 +164,29 @@ class FeatureScaling:
         return (X_scaled * self.scale + self.center).astype(dtype, copy=False)
 
 
-def _mean_and_std(X, power):
+def _ranges_and_sums(X):
+    """Smallest and largest value, largest magnitude and sum of each column.
+
+    One pass over blocks of rows (see :mod:`skae._blocks`), in float64.
+    """
+    n_features = X.shape[1]
+    low = np.full(n_features, np.inf)
+    high = np.full(n_features, -np.inf)
+    total = np.zeros(n_features)
+    with np.errstate(over="ignore"):
+        for block in blocks(X):
+            np.minimum(low, block.min(axis=0), out=low)
+            np.maximum(high, block.max(axis=0), out=high)
+            total += block.sum(axis=0, dtype=np.float64)
+    magnitude = np.maximum(np.abs(low), np.abs(high))
+    return low, high, magnitude, total
+
+
+def _mean_and_std(X, total, power):
     """Mean and standard deviation (relative to ``power``) of each column.
 
-    The deviations are squared block by block, in blocks of rows sized from
-    scikit-learn's ``working_memory``: no copy of ``X`` is made.
+    ``total`` is the sum of each column. The squared deviations are summed
+    over blocks of rows: no copy of ``X`` is made.
 
     Returns
     -------
@@ -176,15 +195,17 @@ def _mean_and_std(X, power):
         The standard deviation divided by ``power``.
     """
     n_samples, n_features = X.shape
-    mean = X.mean(axis=0, dtype=np.float64)
-    if not np.isfinite(mean).all():
+    if not np.isfinite(total).all():
         # The sum overflowed: values near the float64 limit.
-        mean = (X / power).mean(axis=0) * power
+        total = np.zeros(n_features)
+        for block in blocks(X):
+            total += (block / power).sum(axis=0)
+        mean = total / n_samples * power
+    else:
+        mean = total / n_samples
     squares = np.zeros(n_features)
-    # Two float64 temporaries of a block's size.
-    block_rows = get_chunk_n_rows(16 * n_features, max_n_rows=n_samples)
-    for rows in gen_batches(n_samples, block_rows):
-        block = X[rows] - mean
-        block /= power
-        squares += np.einsum("ij,ij->j", block, block)
+    for block in blocks(X):
+        deviations = block - mean
+        deviations /= power
+        squares += np.einsum("ij,ij->j", deviations, deviations)
     return mean, np.sqrt(squares / n_samples)

@@ -25,6 +25,8 @@ from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 from torch import nn
 
+from skae._blocks import block_rows, release
+
 
 def train(net, dataset, *, seed, epochs=None, initialize=True):
     """Train ``net`` on ``dataset``, seeded by ``seed``.
@@ -333,12 +335,17 @@ class ScaledRows(torch.utils.data.Dataset):
         default.
     scaling : FeatureScaling, default=None
         The scaling; ``None`` for none.
+    array : ndarray, default=None
+        The array ``X`` shares its memory with, on the CPU: when it is a
+        memory map, epochs read it block by block and release the pages of
+        each block (see :class:`TensorBatches`).
     """
 
-    def __init__(self, X, rows=None, scaling=None):
+    def __init__(self, X, rows=None, scaling=None, array=None):
         self.X = X
         self.rows = rows
         self.scaling = scaling
+        self.array = array
         if scaling is not None:
             self._tensors = scaling.tensors(X.dtype, X.device)
 
@@ -396,15 +403,46 @@ class TensorBatches:
         return math.ceil(len(self.dataset) / self.batch_size)
 
     def __iter__(self):
-        n_samples = len(self.dataset)
-        step = self.batch_size
-        if self.shuffle:
-            order = torch.randperm(n_samples).to(self.dataset.X.device)
+        data, step = self.dataset, self.batch_size
+        n_samples = len(data)
+        if not self.shuffle:
             for start in range(0, n_samples, step):
-                yield self.dataset.take(order[start : start + step]), None
-        else:
+                yield data.take(slice(start, start + step)), None
+            return
+        groups = self._groups()
+        if len(groups) == 1:
+            order = torch.randperm(n_samples).to(data.X.device)
             for start in range(0, n_samples, step):
-                yield self.dataset.take(slice(start, start + step)), None
+                yield data.take(order[start : start + step]), None
+            if data.array is not None:
+                release(data.array)
+            return
+        # Data larger than one block of working_memory: blocks of rows in a
+        # random order, the rows of each in a random order, and the pages of
+        # a memory-mapped block released once it is done.
+        for block in torch.randperm(len(groups)).tolist():
+            first, stop, positions = groups[block]
+            order = positions[torch.randperm(len(positions))].to(data.X.device)
+            for start in range(0, len(order), step):
+                yield data.take(order[start : start + step]), None
+            if data.array is not None:
+                release(data.array, first, stop)
+
+    def _groups(self):
+        """``(first row, stop row, positions)`` of the dataset's rows in each
+        block of rows of ``X``; one group when ``X`` fits one block."""
+        data = self.dataset
+        size = block_rows(data.X, temporaries=0)
+        if len(data.X) <= size:
+            return [(0, len(data.X), None)]
+        rows = torch.arange(len(data.X)) if data.rows is None else data.rows.cpu()
+        blocks = rows // size
+        groups = []
+        for block in range(math.ceil(len(data.X) / size)):
+            positions = torch.nonzero(blocks == block).flatten()
+            if len(positions):
+                groups.append((block * size, (block + 1) * size, positions))
+        return groups
 
 
 class StopTraining(Exception):

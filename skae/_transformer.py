@@ -2,7 +2,7 @@
 
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from skae import _docs
 from skae._base import _BaseAutoencoder, _restore_on_failure
@@ -109,7 +109,7 @@ class AutoencoderTransformer(
             The fitted estimator.
         """
         with _restore_on_failure(self):
-            X = validate_data(self, X, dtype=[np.float64, np.float32])
+            X = self._check_data(X, reset=True)
             self._fit(X)
         return self
 

@@ -1,0 +1,168 @@
+"""Data larger than working_memory, and memory maps read out of core."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sklearn
+import torch
+
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from skae._blocks import check_finite, is_mapped, release, take_rows
+
+# 4000 rows of 64 float32 values: 1 MB, 256 rows per 64 kB.
+N_ROWS, N_FEATURES = 4000, 64
+SMALL_MEMORY = 0.125  # MiB: blocks of a few hundred rows, 5 to 16 blocks
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(N_ROWS, 4)) @ rng.normal(size=(4, N_FEATURES))
+    return (X + 0.1 * rng.normal(size=X.shape)).astype(np.float32)
+
+
+@pytest.fixture
+def memmap(data, tmp_path):
+    path = tmp_path / "X.f32"
+    data.tofile(path)
+    return np.memmap(path, dtype=np.float32, mode="r", shape=data.shape)
+
+
+@pytest.fixture(scope="module")
+def big_memmap(tmp_path_factory):
+    """16 MB of float32 rows. The system maps file pages in runs (up to a
+    couple of MB on recent kernels) around each one read, so the resident
+    part of a smaller file says little about how it is read."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(64_000, 4)) @ rng.normal(size=(4, 64))
+    path = tmp_path_factory.mktemp("big") / "X.f32"
+    X.astype(np.float32).tofile(path)
+    return np.memmap(path, dtype=np.float32, mode="r", shape=X.shape)
+
+
+def _resident_kb(memmap):
+    """Resident memory of ``memmap``'s file in this process (Linux), in kB."""
+    resident, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if not line[:1].isupper():  # a mapping's header line
+            inside = line.rstrip().endswith(str(memmap.filename))
+        elif inside and line.startswith("Rss:"):
+            resident += int(line.split()[1])
+    return resident
+
+
+def _file_backed_kb():
+    """All file-backed resident memory of this process (Linux), in kB: a
+    cheaper measure than :func:`_resident_kb`, with the noise of libraries
+    mapped on the way."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_memmap_and_array_give_the_same_model(data, memmap):
+    params = {"n_components": 3, "max_iter": 3, "random_state": 0}
+    with sklearn.config_context(working_memory=SMALL_MEMORY):
+        from_memmap = AutoencoderTransformer(**params).fit(memmap)
+        from_array = AutoencoderTransformer(**params).fit(data)
+    for p, q in zip(
+        from_memmap.net_.module_.parameters(),
+        from_array.net_.module_.parameters(),
+        strict=True,
+    ):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    np.testing.assert_array_equal(
+        from_memmap.score_samples(memmap), from_array.score_samples(data)
+    )
+
+
+def test_training_larger_than_a_block_learns(data):
+    with sklearn.config_context(working_memory=SMALL_MEMORY):
+        ae = AutoencoderTransformer(n_components=4, max_iter=20, random_state=0)
+        ae.fit(data)
+    assert ae.loss_curve_[-1] < 0.2 * ae.loss_curve_[0]
+    # Every training row is read once per epoch, block by block.
+    epoch = ae.net_.history[-1]
+    n_train = sum(b["train_batch_size"] for b in epoch["batches"] if "train_loss" in b)
+    assert n_train == N_ROWS - int(np.ceil(0.1 * N_ROWS))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_memmap_pages_are_released(memmap):
+    assert is_mapped(memmap) and is_mapped(np.asarray(memmap)[10:20])
+    memmap.sum()
+    assert _resident_kb(memmap) > 0.9 * memmap.nbytes / 1024
+    release(memmap, 0, N_ROWS // 2)
+    assert 0.4 < _resident_kb(memmap) / (memmap.nbytes / 1024) < 0.6
+    release(memmap)
+    assert _resident_kb(memmap) == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(
+    "Estimator", [AutoencoderTransformer, AutoencoderOutlierDetector]
+)
+def test_fit_and_predict_keep_the_memmap_out_of_memory(
+    Estimator, big_memmap, monkeypatch
+):
+    memmap = big_memmap
+    # How much of the file is resident each time skae is about to release
+    # pages: the high-water marks of every pass.
+    from skae import _blocks
+
+    # A first fit maps the parts of torch's libraries that training uses.
+    Estimator(n_components=3, max_iter=2).fit(np.array(memmap[:1000]))
+    release(memmap)
+    baseline = _file_backed_kb()
+    resident = []
+
+    def recording_release(X, start=0, stop=None):
+        resident.append(_file_backed_kb() - baseline)
+        release(X, start, stop)
+
+    monkeypatch.setattr(_blocks, "release", recording_release)
+    for module in ("skae._training", "skae._inference"):
+        monkeypatch.setattr(f"{module}.release", recording_release)
+    with sklearn.config_context(working_memory=1):
+        est = Estimator(n_components=3, max_iter=2, random_state=0).fit(memmap)
+        est.score_samples(memmap)
+    file_kb = memmap.nbytes / 1024
+    assert len(resident) > 20
+    # The file's pages were all read, but never held together.
+    assert max(resident) < 0.35 * file_kb
+    assert _resident_kb(memmap) < 0.35 * file_kb
+
+
+def test_private_memmap_is_not_released(data, tmp_path):
+    # A copy-on-write map would lose the caller's writes if its pages were
+    # dropped: it is read like any array.
+    path = tmp_path / "X.f32"
+    data.tofile(path)
+    private = np.memmap(path, dtype=np.float32, mode="c", shape=data.shape)
+    private[0, 0] = 1234.0
+    assert not is_mapped(private)
+    release(private)
+    assert private[0, 0] == 1234.0
+
+
+def test_take_rows_gathers_across_blocks(data, memmap):
+    rows = np.sort(np.random.RandomState(0).choice(N_ROWS, 500, replace=False))
+    with sklearn.config_context(working_memory=SMALL_MEMORY):
+        np.testing.assert_array_equal(take_rows(memmap, rows), data[rows])
+        assert take_rows(memmap, rows[:0]).shape == (0, N_FEATURES)
+
+
+def test_nan_in_a_memmap_is_found_block_by_block(data, tmp_path):
+    bad = data.copy()
+    bad[3500, 7] = np.nan
+    path = tmp_path / "bad.f32"
+    bad.tofile(path)
+    X = np.memmap(path, dtype=np.float32, mode="r", shape=bad.shape)
+    with sklearn.config_context(working_memory=SMALL_MEMORY):
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            check_finite(X)
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            AutoencoderTransformer(max_iter=1).fit(X)
