@@ -84,6 +84,26 @@ def test_bench_outliers_smoke(tmp_path):
     assert "IForest (PyOD pub.)" in table.columns
 
 
+def test_bench_scaling_up_smoke(tmp_path):
+    bench = importlib.import_module("bench_scaling_up")
+    results = bench.main(["--smoke", "--out", str(tmp_path)])
+    _check_meta(tmp_path, "smoke")
+    assert (tmp_path / "README.md").stat().st_size > 0
+    partial = pd.read_csv(tmp_path / "partial_fit.csv")
+    assert list(partial["method"]) == ["fit", "partial_fit, 2 blocks"]
+    assert (partial["rows_per_cpu_s"] > 0).all()
+    if results["memmap"]:
+        memmap = pd.read_csv(tmp_path / "memmap.csv")
+        assert set(memmap["allocator"]) == {
+            "glibc default",
+            "MALLOC_MMAP_THRESHOLD_=1MiB",
+        }
+        # The file-backed part of the peak stays within working_memory.
+        assert (
+            memmap["peak_file_mb_sampled"] < 2 * memmap["working_memory_mb"] + 2
+        ).all()
+
+
 def test_precision_at_n():
     bench = importlib.import_module("bench_outliers")
     y = np.array([0, 1, 0, 1, 0])
