@@ -30,8 +30,13 @@ from skae._inference import (
     predict,
 )
 from skae._losses import AutoencoderLoss, feature_errors, output_to_data
-from skae._modules import ACTIVATIONS, Autoencoder
-from skae._network import ARCHITECTURES, check_protocol, network_spec
+from skae._modules import ACTIVATIONS, Autoencoder, ResidualAutoencoder
+from skae._network import (
+    ARCHITECTURES,
+    check_protocol,
+    network_spec,
+    principal_axes,
+)
 from skae._scaling import FeatureScaling
 from skae._training import (
     AutoencoderNet,
@@ -87,7 +92,7 @@ class _BaseAutoencoder(BaseEstimator):
         "noise": [Interval(Real, 0, None, closed="left")],
         "noise_type": [StrOptions({"gaussian", "masking"})],
         "loss": [StrOptions({"mse", "bce"})],
-        "scaling": [StrOptions({"auto", "standard", "minmax"}), None],
+        "scaling": [StrOptions({"auto", "standard", "global", "minmax"}), None],
         "max_iter": [_Count(1)],
         "batch_size": [_Count(1)],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -107,7 +112,7 @@ class _BaseAutoencoder(BaseEstimator):
         self,
         n_components=2,
         *,
-        architecture="mlp",
+        architecture="residual",
         hidden_layer_sizes=None,
         activation="relu",
         image_shape=None,
@@ -164,7 +169,14 @@ class _BaseAutoencoder(BaseEstimator):
     # Fitting
     # ------------------------------------------------------------------
     def _fit(self, X):
-        """Fit scaling and network on validated ``X``; set fitted attributes."""
+        """Fit scaling and network on validated ``X``; set fitted attributes.
+
+        Returns
+        -------
+        held_out : ndarray of int or None
+            The sorted indices of the rows held out for early stopping,
+            which the network did not train on; ``None`` without.
+        """
         random_state = _check_random_state(self.random_state)
         accelerator = self.accelerator
         if accelerator is not None and accelerator.num_processes > 1:
@@ -173,11 +185,16 @@ class _BaseAutoencoder(BaseEstimator):
             random_state = shared_fit_setup(
                 accelerator, X, random_state, self.random_state is not None
             )
-        net, scaling, train_rows, seed = self._start(
+        net, scaling, train_rows, seed, start = self._start(
             X, random_state, validation=self.early_stopping
         )
-        net = self._run(net, train_rows, seed=seed)
+        net = self._run(net, train_rows, seed=seed, start=start)
         self._finish(net, scaling, X)
+        if train_rows.rows is None:
+            return None
+        trained = np.zeros(len(X), dtype=bool)
+        trained[train_rows.rows.cpu().numpy()] = True
+        return np.flatnonzero(~trained)
 
     @available_if(lambda estimator: _check_partial_fit(estimator))
     @_fit_context(prefer_skip_nested_validation=True)
@@ -223,10 +240,10 @@ class _BaseAutoencoder(BaseEstimator):
         """One pass over the rows of validated ``X``, continuing training."""
         if not hasattr(self, "net_"):
             self._partial_fit_rng = _check_random_state(self.random_state)
-            net, scaling, rows, seed = self._start(
+            net, scaling, rows, seed, start = self._start(
                 X, self._partial_fit_rng, validation=False
             )
-            net = self._run(net, rows, seed=seed, epochs=1)
+            net = self._run(net, rows, seed=seed, epochs=1, start=start)
             self._finish(net, scaling, X)
             return
         net, scaling = self.net_, self._feature_scaling()
@@ -254,6 +271,11 @@ class _BaseAutoencoder(BaseEstimator):
         seed : int
             The seed of training, drawn from ``random_state`` before the
             validation split.
+        start : callable or None
+            Sets the starting weights of the initialized module: PCA's
+            projection of all rows of ``X`` for ``architecture="residual"``
+            with ``loss="mse"`` (with ``"bce"`` the output is a logit, which
+            PCA's reconstruction is not).
         """
         n_samples, n_features = X.shape
         n_components = self._resolve_n_components(n_features)
@@ -266,6 +288,13 @@ class _BaseAutoencoder(BaseEstimator):
         scaling = FeatureScaling.fit(X, self._scaling_method(), clip=self.loss == "bce")
         if self.loss == "bce":
             scaling.check_unit_interval(X, scaling_name=self.scaling)
+        start = None
+        if network is ResidualAutoencoder and self.loss == "mse":
+            mean, components = principal_axes(X, scaling, n_components)
+
+            def start(module):
+                module.network.start_at(mean, components)
+
         seed = random_state.randint(np.iinfo(np.int32).max)
         index_train, index_valid = (
             self._split(n_samples, random_state) if validation else (None, None)
@@ -293,16 +322,25 @@ class _BaseAutoencoder(BaseEstimator):
             # training epochs go block by block.
             valid = as_tensor(take_rows(X, np.sort(index_valid)))
             valid_rows = ScaledRows(valid.to(device), None, batch_scaling)
-        net = self._build_net(network, network_kwargs, device, valid_rows)
-        return net, scaling, rows(index_train), seed
+        net = self._build_net(
+            network, network_kwargs, device, valid_rows, from_start=start is not None
+        )
+        return net, scaling, rows(index_train), seed, start
 
-    def _run(self, net, train_rows, *, seed, epochs=None, initialize=True):
+    def _run(self, net, train_rows, *, seed, epochs=None, initialize=True, start=None):
         """Train ``net``; a diverging loss becomes a ``ValueError``.
 
         Returns the trained net: ``net``, or for a net trained through an
         accelerator, a plain ``AutoencoderNet`` made from it."""
         try:
-            train(net, train_rows, seed=seed, epochs=epochs, initialize=initialize)
+            train(
+                net,
+                train_rows,
+                seed=seed,
+                epochs=epochs,
+                initialize=initialize,
+                start=start,
+            )
         except NonFiniteLossError as exc:
             raise self._diverged(f"the {self.loss} loss became {exc.loss}") from None
         # The validation split holds the training data: drop it so that the
@@ -329,6 +367,10 @@ class _BaseAutoencoder(BaseEstimator):
         if "valid_loss" in history[-1]:
             self.validation_scores_ = [-loss for loss in history[:, "valid_loss"]]
             self.best_validation_score_ = float(np.max(self.validation_scores_))
+            stopping = dict(getattr(net, "callbacks_", [])).get("early_stopping")
+            if getattr(stopping, "best_epoch_", None) == 0:
+                # No epoch improved on the starting weights, which were kept.
+                self.best_validation_score_ = -stopping.best_loss_
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
@@ -344,12 +386,22 @@ class _BaseAutoencoder(BaseEstimator):
     def _resolve_n_components(self, n_features):
         return self.n_components
 
+    def _default_hidden_layer_sizes(self, n_features, n_components):
+        """Widths for ``hidden_layer_sizes=None``; ``None`` for those of
+        :data:`skae._network.DEFAULT_HIDDEN_LAYER_SIZES`."""
+        return None
+
     def _network(self, n_features, n_components):
         """The module class and its arguments; checks what the constraints
         cannot express."""
+        hidden_layer_sizes = self.hidden_layer_sizes
+        if hidden_layer_sizes is None:
+            hidden_layer_sizes = self._default_hidden_layer_sizes(
+                n_features, n_components
+            )
         network, kwargs = network_spec(
             architecture=self.architecture,
-            hidden_layer_sizes=self.hidden_layer_sizes,
+            hidden_layer_sizes=hidden_layer_sizes,
             activation=self.activation,
             image_shape=self.image_shape,
             module_kwargs=self.module_kwargs,
@@ -372,9 +424,12 @@ class _BaseAutoencoder(BaseEstimator):
             )
         return network, kwargs
 
+    #: What ``scaling="auto"`` means with ``loss="mse"``.
+    _auto_scaling = "standard"
+
     def _scaling_method(self):
         if self.scaling == "auto":
-            return "minmax" if self.loss == "bce" else "standard"
+            return "minmax" if self.loss == "bce" else self._auto_scaling
         return self.scaling
 
     def _split(self, n_samples, random_state):
@@ -393,7 +448,7 @@ class _BaseAutoencoder(BaseEstimator):
         order = random_state.permutation(n_samples)
         return order[n_valid:], order[:n_valid]
 
-    def _build_net(self, network, network_kwargs, device, valid):
+    def _build_net(self, network, network_kwargs, device, valid, from_start=False):
         monitor = "valid_loss" if self.early_stopping else "train_loss"
         accelerator = self.accelerator
         net_class, net_kwargs, sink = AutoencoderNet, {"device": device}, print
@@ -428,6 +483,9 @@ class _BaseAutoencoder(BaseEstimator):
                     tol=self.tol,
                     load_best=self.early_stopping,
                     sink=sink,
+                    # The starting weights compete when they are a solution
+                    # (PCA's) and validation rows judge.
+                    from_start=from_start and self.early_stopping,
                 ),
             )
         )

@@ -99,13 +99,7 @@ class SyncedEpochLoss(EpochLoss):
     """
 
     def sums(self, net):
-        total, count = super().sums(net)
-        accelerator = net.accelerator
-        sums = torch.tensor(
-            [total, count], dtype=torch.float64, device=accelerator.device
-        )
-        total, count = accelerator.reduce(sums, reduction="sum").tolist()
-        return total, count
+        return net.sum_over_processes(*super().sums(net))
 
 
 class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
@@ -201,6 +195,12 @@ class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
                 loss = objective = y_pred[0].sum()
         self.accelerator.backward(objective)
         return {"loss": loss, "y_pred": y_pred}
+
+    def sum_over_processes(self, *values):
+        """``values`` summed over all processes (one all-reduce)."""
+        accelerator = self.accelerator
+        sums = torch.tensor(values, dtype=torch.float64, device=accelerator.device)
+        return tuple(accelerator.reduce(sums, reduction="sum").tolist())
 
     def validation_step(self, batch, **fit_params):
         Xi, _ = batch

@@ -17,10 +17,18 @@ PARAMETERS = {
         "Size of the code, the number of output features of :meth:`transform`.",
     ),
     "architecture": (
-        '{"mlp", "linear", "conv"} or nn.Module subclass',
+        '{"residual", "mlp", "linear", "conv"} or nn.Module subclass',
         """\
 The network between input and code:
 
+- ``"residual"``: a linear autoencoder plus dense branches with
+  ``activation`` whose output starts at zero. With ``loss="mse"`` the
+  linear part starts at PCA's solution (the principal axes of all rows
+  given to ``fit``, as the network sees them). Training
+  starts from PCA's reconstruction and learns what PCA misses; with early
+  stopping, the start is kept if no epoch improves on it on the
+  validation rows. The code keeps all ``n_components`` directions
+  whatever the widths of the branches.
 - ``"mlp"``: dense layers with ``activation``, the decoder mirroring the
   encoder (an undercomplete autoencoder).
 - ``"linear"``: one linear map each way and no activation; its code
@@ -35,9 +43,10 @@ The network between input and code:
     "hidden_layer_sizes": (
         "array-like of int",
         f"""\
-Widths of the encoder's hidden layers (``"mlp"``) or channels of its
-convolutions (``"conv"``); the decoder mirrors them. ``None`` means
-``{_DEFAULT_WIDTHS["mlp"]}`` for ``"mlp"``,
+Widths of the encoder's hidden layers (``"residual"``, ``"mlp"``) or
+channels of its convolutions (``"conv"``); the decoder mirrors them.
+``None`` means ``{_DEFAULT_WIDTHS["residual"]}`` for ``"residual"`` and
+``"mlp"``,
 ``{_DEFAULT_WIDTHS["conv"]}`` for ``"conv"`` and no hidden layer for
 ``"linear"``, which accepts no other value.""",
     ),
@@ -101,16 +110,6 @@ of a sigmoid output, averaged over features. ``"bce"`` needs inputs in
 [0, 1] after scaling; with ``scaling="auto"`` they are min-max scaled.
 Training and scoring use the same definition.""",
     ),
-    "scaling": (
-        '{"auto", "standard", "minmax"} or None',
-        """\
-Per-feature scaling applied before the network and undone by
-:meth:`inverse_transform`: ``"standard"`` removes the mean and divides
-by the standard deviation, ``"minmax"`` maps the training range to
-[0, 1], ``None`` uses ``X`` as it is. ``"auto"`` is ``"standard"`` for
-``loss="mse"`` and ``"minmax"`` for ``loss="bce"``. Constant features
-are centred and left unscaled.""",
-    ),
     "max_iter": (
         "int",
         """\
@@ -142,7 +141,9 @@ L2 penalty (``"adamw"``: decoupled weight decay).""",
         """\
 Whether to hold out ``validation_fraction`` of the training data and
 stop when the loss on it has not improved by at least ``tol`` for
-``n_iter_no_change`` epochs; the weights of the best epoch are kept.
+``n_iter_no_change`` epochs; the weights of the best epoch are kept
+(for ``architecture="residual"``, its starting weights, PCA's, when no
+epoch improves on them).
 When ``False``, training stops by the same rule on the training loss.""",
     ),
     "validation_fraction": (
@@ -197,6 +198,23 @@ validation loss, duration) and early stopping's message.""",
 }
 
 
+def scaling_parameter(auto):
+    """The ``scaling`` entry of :data:`PARAMETERS` for an estimator whose
+    ``scaling="auto"`` with ``loss="mse"`` means ``auto`` (a sentence)."""
+    return (
+        '{"auto", "standard", "global", "minmax"} or None',
+        f"""\
+Scaling applied before the network (and undone on its output):
+``"standard"`` removes each feature's mean and divides by its standard
+deviation; ``"global"`` removes each feature's mean and divides all
+features by one scale (the root of their mean variance), which keeps
+their relative sizes as PCA does; ``"minmax"`` maps each feature's
+training range to [0, 1]; ``None`` uses ``X`` as it is. ``"auto"`` is
+``"minmax"`` for ``loss="bce"``; for ``loss="mse"``, {auto} Constant
+features are centred and left unscaled.""",
+    )
+
+
 def parameters(init, own=None):
     """The "Parameters" section of an estimator, numpydoc style.
 
@@ -241,7 +259,8 @@ net_ : skae._net.AutoencoderNet
 
     center_ : ndarray of shape (`n_features_in_`,)
         Per-feature value subtracted before the network (the mean for
-        standard scaling, the minimum for min-max scaling, zeros without).
+        standard and global scaling, the minimum for min-max scaling,
+        zeros without).
 
     scale_ : ndarray of shape (`n_features_in_`,)
         Per-feature divisor applied after centring.
@@ -260,7 +279,9 @@ net_ : skae._net.AutoencoderNet
         ``early_stopping=True``; otherwise ``None``.
 
     best_validation_score_ : float or None
-        Highest validation score, when ``early_stopping=True``.
+        Validation score of the weights kept, when
+        ``early_stopping=True``: the highest of ``validation_scores_``, or
+        that of the starting weights when they were kept.
 
     n_features_in_ : int
         Number of features seen during :meth:`fit`.

@@ -97,6 +97,97 @@ class MLPAutoencoder(nn.Module):
         return self.decoder(z)
 
 
+class ResidualAutoencoder(nn.Module):
+    """A linear autoencoder plus dense residual branches, started at PCA.
+
+    Encoder and decoder each add a linear map and a dense branch::
+
+        encode(x) = x W + b + branch_e(x)
+        decode(z) = z V + c + branch_d(z)
+
+    The last layer of each branch starts at zero, so the untrained network is
+    the linear autoencoder alone; :meth:`start_at` sets that one to principal
+    component analysis, and training starts from PCA's reconstruction and
+    learns only what PCA misses. The linear path carries all
+    ``n_components`` directions whatever the widths of the branches.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features.
+    n_components : int
+        Size of the code.
+    hidden_layer_sizes : tuple of int, default=(128, 64)
+        Widths of the encoder branch's hidden layers; the decoder branch uses
+        them reversed. At least one.
+    activation : str, default="relu"
+        Name of the activation after each hidden layer, a key of
+        ``ACTIVATIONS``.
+    variational : bool, default=False
+        Whether ``encode`` returns ``(mean, log_var)``; the log-variance is a
+        linear function of the encoder branch's last hidden layer.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        hidden_layer_sizes=(128, 64),
+        activation="relu",
+        variational=False,
+    ):
+        super().__init__()
+        hidden = tuple(hidden_layer_sizes)
+        if not hidden:
+            raise ValueError("ResidualAutoencoder needs at least one hidden layer.")
+        self.variational = variational
+        self.encode_linear = nn.Linear(n_features, n_components)
+        self.decode_linear = nn.Linear(n_components, n_features)
+        self.encoder = _mlp((n_features, *hidden), activation, activate_last=True)
+        self.code = nn.Linear(hidden[-1], n_components)
+        if variational:
+            self.log_var = nn.Linear(hidden[-1], n_components)
+        self.decoder = _mlp(
+            (n_components, *reversed(hidden)), activation, activate_last=True
+        )
+        self.output = nn.Linear(hidden[0], n_features)
+        for last in (self.code, self.output):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+
+    @torch.no_grad()
+    def start_at(self, mean, components):
+        """Set the linear path to the projection on ``components``.
+
+        Parameters
+        ----------
+        mean : array-like of shape (n_features,)
+            Centre of the data (as the network sees them).
+        components : array-like of shape (n_components, n_features)
+            Orthonormal rows (principal axes); the code of ``x`` is
+            ``(x - mean) @ components.T`` and its reconstruction
+            ``mean + code @ components``.
+        """
+        weight = self.encode_linear.weight
+        components = torch.as_tensor(components, dtype=weight.dtype)
+        mean = torch.as_tensor(mean, dtype=weight.dtype)
+        self.encode_linear.weight.copy_(components)
+        self.encode_linear.bias.copy_(-(components @ mean))
+        self.decode_linear.weight.copy_(components.T)
+        self.decode_linear.bias.copy_(mean)
+
+    def encode(self, x):
+        mean = self.encode_linear(x)
+        h = self.encoder(x)
+        mean = mean + self.code(h)
+        if self.variational:
+            return mean, self.log_var(h)
+        return mean
+
+    def decode(self, z):
+        return self.decode_linear(z) + self.output(self.decoder(z))
+
+
 def _conv_sizes(size, n_layers):
     """Spatial sizes after each stride-2, padding-1, kernel-3 convolution."""
     sizes = [size]

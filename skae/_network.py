@@ -13,13 +13,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from skae._modules import ConvAutoencoder, MLPAutoencoder
+from skae._blocks import block_rows, blocks
+from skae._modules import ConvAutoencoder, MLPAutoencoder, ResidualAutoencoder
 
-ARCHITECTURES = ("mlp", "linear", "conv")
+ARCHITECTURES = ("residual", "mlp", "linear", "conv")
 
 #: Widths of the encoder's hidden layers (channels for "conv") when
 #: ``hidden_layer_sizes=None``; the decoder mirrors them.
-DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (128, 64), "conv": (32, 64), "linear": ()}
+DEFAULT_HIDDEN_LAYER_SIZES = {
+    "residual": (128, 64),
+    "mlp": (128, 64),
+    "conv": (32, 64),
+    "linear": (),
+}
 
 
 def positive_ints(values, name):
@@ -83,7 +89,7 @@ def network_spec(
 
     Parameters
     ----------
-    architecture : {"mlp", "linear", "conv"} or type
+    architecture : {"residual", "mlp", "linear", "conv"} or type
         The estimator's ``architecture``: a built-in name, or a subclass of
         ``torch.nn.Module``.
     hidden_layer_sizes, activation, image_shape, module_kwargs, variational
@@ -106,8 +112,8 @@ def network_spec(
     if isinstance(architecture, type):
         if not issubclass(architecture, nn.Module):
             raise ValueError(
-                "architecture must be 'mlp', 'linear', 'conv' or a subclass "
-                f"of torch.nn.Module, got {architecture!r}."
+                "architecture must be 'residual', 'mlp', 'linear', 'conv' or a "
+                f"subclass of torch.nn.Module, got {architecture!r}."
             )
         if hidden_layer_sizes is not None or image_shape is not None:
             raise ValueError(
@@ -137,6 +143,12 @@ def network_spec(
             "architecture='conv' needs at least one convolution: "
             "hidden_layer_sizes gives the number of channels of each."
         )
+    if architecture == "residual" and not hidden:
+        raise ValueError(
+            "architecture='residual' adds dense branches to a linear "
+            "autoencoder and needs at least one hidden layer; for the linear "
+            "autoencoder alone use architecture='linear'."
+        )
     if architecture != "conv" and image_shape is not None:
         raise ValueError(
             f"image_shape is used by architecture='conv' only, got "
@@ -150,12 +162,70 @@ def network_spec(
             "channels": hidden,
             "activation": activation,
         }
+    if architecture == "residual":
+        return ResidualAutoencoder, {
+            **common,
+            "n_features": n_features,
+            "hidden_layer_sizes": hidden,
+            "activation": activation,
+        }
     return MLPAutoencoder, {
         **common,
         "n_features": n_features,
         "hidden_layer_sizes": hidden,
         "activation": "identity" if architecture == "linear" else activation,
     }
+
+
+def principal_axes(X, scaling, n_components):
+    """Mean and principal axes of the rows of ``X`` as the network sees them.
+
+    The start of :class:`skae._modules.ResidualAutoencoder`: its linear path
+    is set to this projection, so that training starts from PCA. Computed in
+    float64, from a singular value decomposition of the scaled rows when they
+    fit in one block of ``working_memory`` (as scikit-learn's ``PCA``), and
+    otherwise from their covariance matrix, summed block by block.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Unscaled rows.
+    scaling : FeatureScaling
+        The scaling the network sees the rows through.
+    n_components : int
+        Number of axes. Beyond the rank of the data, the extra axes are
+        zeros: those codes carry nothing until training uses them.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,)
+    components : ndarray of shape (n_components, n_features)
+        Orthonormal rows, in decreasing order of variance, each with the sign
+        that makes its largest entry positive (as scikit-learn's ``PCA``).
+    """
+    n_samples, n_features = X.shape
+    if n_samples <= block_rows(X, temporaries=2):
+        scaled = (np.asarray(X, dtype=np.float64) - scaling.center) / scaling.scale
+        mean = scaled.mean(axis=0)
+        scaled -= mean
+        _, _, axes = np.linalg.svd(scaled, full_matrices=False)
+    else:
+        total = np.zeros(n_features)
+        products = np.zeros((n_features, n_features))
+        for block in blocks(X, temporaries=2):
+            scaled = (block - scaling.center) / scaling.scale
+            total += scaled.sum(axis=0)
+            products += scaled.T @ scaled
+        mean = total / n_samples
+        covariance = products / n_samples - np.outer(mean, mean)
+        variances, vectors = np.linalg.eigh(covariance)
+        axes = vectors[:, ::-1].T
+    axes = axes[:n_components]
+    largest = np.argmax(np.abs(axes), axis=1)
+    axes = axes * np.sign(axes[np.arange(len(axes)), largest])[:, None]
+    components = np.zeros((n_components, n_features))
+    components[: len(axes)] = axes
+    return mean, components
 
 
 def check_protocol(network, kwargs, *, n_features, n_components, variational):

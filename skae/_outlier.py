@@ -1,8 +1,10 @@
 """Outlier detection by autoencoder reconstruction error."""
 
+import math
 from numbers import Real
 
 import numpy as np
+import torch
 from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -16,9 +18,16 @@ from skae._base import (
     _init_with,
     _restore_on_failure,
 )
+from skae._blocks import take_rows
 from skae._inference import NonFiniteOutputError
+from skae._losses import feature_errors, output_to_data
 
 _OWN_PARAMETERS = {
+    "scaling": _docs.scaling_parameter(
+        """\
+``"standard"``: every feature counts the same in the score, whatever
+its units."""
+    ),
     "n_components": (
         "int or None",
         """\
@@ -116,7 +125,12 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
     }
 
     __init__ = _init_with(
-        _BaseAutoencoder.__init__, n_components=None, contamination="auto"
+        _BaseAutoencoder.__init__,
+        n_components=None,
+        max_iter=50,
+        batch_size=64,
+        learning_rate_init=1e-3,
+        contamination="auto",
     )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -139,7 +153,8 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         """
         with _restore_on_failure(self):
             X = self._check_data(X, reset=True)
-            self._fit(X)
+            held_out = self._fit(X)
+            self._fit_score_scales(_reference_rows(X, held_out))
             self._set_offset(X)
         return self
 
@@ -173,8 +188,69 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         with _restore_on_failure(self):
             X = self._validate_partial(X)
             self._partial_fit(X)
+            self._fit_score_scales(_reference_rows(X, None))
             self._set_offset(X)
         return self
+
+    def _fit_score_scales(self, X):
+        """Learn the typical size of each term of the score from rows ``X``.
+
+        ``X`` are rows the network did not train on when there are any (the
+        validation rows of early stopping), so that the scales are those of
+        new normal data, not of rows the network may have memorised. The
+        rows with the largest reconstruction errors, a fraction
+        ``contamination`` of them (0.1 for ``"auto"``), are left out: they
+        may be outliers. Each scale gets a floor of 1% of its mean over
+        features, so that a feature that is always rebuilt perfectly (a
+        constant one) does not dominate the score.
+        """
+        loss = self.loss
+        n_features = self.n_features_in_
+
+        def terms(module, x):
+            output = module.decode(module.encode(x))
+            return torch.cat(
+                [feature_errors(output, x, loss), output_to_data(output, loss)], dim=1
+            ).to(torch.float64)
+
+        values = self._predict(X, terms)
+        errors, outputs = values[:, :n_features], values[:, n_features:]
+        fraction = 0.1 if self.contamination == "auto" else self.contamination
+        n_kept = max(1, len(X) - math.ceil(fraction * len(X)))
+        kept = np.argsort(errors.mean(axis=1), kind="stable")[:n_kept]
+        errors, outputs = errors[kept], outputs[kept]
+        self.error_scale_ = _with_floor(errors.mean(axis=0))
+        self.output_center_ = outputs.mean(axis=0)
+        self.output_scale_ = _with_floor(outputs.var(axis=0))
+
+    def _feature_errors(self, X):
+        """The score's terms, feature by feature (float64): the squared
+        reconstruction error relative to its typical size, plus the squared
+        distance of the reconstruction from its typical value relative to its
+        spread."""
+        return self._predict(X, self._score_terms())
+
+    def _score_samples(self, X):
+        terms = self._score_terms()
+        return -self._predict(X, lambda module, x: terms(module, x).mean(dim=1))
+
+    def _score_terms(self):
+        """``terms(module, x)``: the score's term for each feature of each
+        scaled row of ``x``."""
+        loss = self.loss
+        scales = [
+            torch.as_tensor(values, device=self.net_.device)
+            for values in (self.error_scale_, self.output_center_, self.output_scale_)
+        ]
+
+        def terms(module, x):
+            error_scale, output_center, output_scale = scales
+            output = module.decode(module.encode(x))
+            errors = feature_errors(output, x, loss).to(torch.float64) / error_scale
+            outputs = output_to_data(output, loss).to(torch.float64)
+            return errors + (outputs - output_center).square_() / output_scale
+
+        return terms
 
     def _set_offset(self, X):
         """``offset_`` from the scores of the training rows ``X``."""
@@ -221,7 +297,40 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         check_is_fitted(self)
         return np.where(self.decision_function(X) < 0, -1, 1)
 
+    def _default_hidden_layer_sizes(self, n_features, n_components):
+        if self.architecture == "residual":
+            # Small branches for small tabular data: about twice as wide as
+            # the data, never narrower than the code.
+            return (max(n_components, 16, min(128, 2 * n_features)),)
+        return None
+
     def _resolve_n_components(self, n_features):
         if self.n_components is None:
             return max(1, n_features // 2)
         return self.n_components
+
+
+def _with_floor(scales):
+    """``scales`` raised to at least 1% of their mean (and above zero)."""
+    floor = 0.01 * scales.mean()
+    if not floor > 0:
+        # All zero: nothing to scale by.
+        return np.ones_like(scales)
+    return np.maximum(scales, floor)
+
+
+#: Fewest and most rows the scales of the score are estimated from.
+_MIN_REFERENCE_ROWS, _MAX_REFERENCE_ROWS = 20, 10_000
+
+
+def _reference_rows(X, held_out):
+    """The rows to learn the scales of the score from: those held out, or
+    all when fewer than ``_MIN_REFERENCE_ROWS`` were, evenly thinned to at
+    most ``_MAX_REFERENCE_ROWS``."""
+    if held_out is None or len(held_out) < _MIN_REFERENCE_ROWS:
+        rows = np.arange(len(X))
+    else:
+        rows = held_out
+    if len(rows) > _MAX_REFERENCE_ROWS:
+        rows = rows[np.linspace(0, len(rows) - 1, _MAX_REFERENCE_ROWS).astype(int)]
+    return take_rows(X, rows)

@@ -13,7 +13,7 @@ from skae._blocks import blocks
 
 
 class FeatureScaling:
-    """Per-feature affine scaling ``(x - center) / scale``.
+    """Affine scaling of each feature, ``(x - center) / scale``.
 
     Build it with :meth:`fit`; an estimator keeps ``center`` and ``scale`` as
     its ``center_`` and ``scale_`` and rebuilds the object from them.
@@ -43,9 +43,12 @@ class FeatureScaling:
         ----------
         X : ndarray of shape (n_samples, n_features)
             Finite float32 or float64 data. No scaled copy of it is made.
-        method : {"standard", "minmax"} or None
-            ``"standard"`` centres on the mean and divides by the standard
-            deviation, ``"minmax"`` maps the range to [0, 1], ``None`` leaves
+        method : {"standard", "global", "minmax"} or None
+            ``"standard"`` centres each feature on its mean and divides it by
+            its standard deviation; ``"global"`` centres each feature on its
+            mean and divides all by one scale, the root of the mean variance
+            of the features, which keeps their relative sizes (what PCA sees);
+            ``"minmax"`` maps each feature's range to [0, 1]; ``None`` leaves
             the data as they are.
         clip : bool, default=False
             See the class parameters.
@@ -76,7 +79,7 @@ class FeatureScaling:
             # underflow.
             exponent = np.frexp(np.where(magnitude > 0, magnitude, 0.5))[1]
             power = np.ldexp(1.0, exponent)
-            if method == "standard":
+            if method in ("standard", "global"):
                 center, spread = _mean_and_std(X, total, power)
                 # Rounding errors of the two-pass variance, as in
                 # scikit-learn's StandardScaler, relative to the magnitude.
@@ -93,6 +96,8 @@ class FeatureScaling:
             constant = spread <= rounding
             center = np.where(constant, low, center)
             scale = np.where(constant, 1.0, spread * power)
+            if method == "global":
+                scale = _common_scale(scale, constant)
         if not (np.isfinite(scale).all() and np.isfinite(center).all()):
             features = np.flatnonzero(~np.isfinite(scale + center)).tolist()
             raise ValueError(
@@ -162,6 +167,18 @@ class FeatureScaling:
     def inverse(self, X_scaled, dtype):
         """Map scaled rows back to the units of the data, as ``dtype``."""
         return (X_scaled * self.scale + self.center).astype(dtype, copy=False)
+
+
+def _common_scale(scale, constant):
+    """One scale for all features: the root mean square of the standard
+    deviations ``scale`` of the features that are not ``constant``, computed
+    relative to the largest so that it does not overflow."""
+    spread = scale[~constant]
+    largest = spread.max() if spread.size else 0.0
+    if largest == 0:
+        return np.ones_like(scale)
+    common = largest * np.sqrt(np.mean((spread / largest) ** 2))
+    return np.full_like(scale, common)
 
 
 def _ranges_and_sums(X):

@@ -28,7 +28,7 @@ from torch import nn
 from skae._blocks import block_rows, release
 
 
-def train(net, dataset, *, seed, epochs=None, initialize=True):
+def train(net, dataset, *, seed, epochs=None, initialize=True, start=None):
     """Train ``net`` on ``dataset``, seeded by ``seed``.
 
     What skorch's ``NeuralNet.fit`` (or ``partial_fit``, for
@@ -58,6 +58,10 @@ def train(net, dataset, *, seed, epochs=None, initialize=True):
         ``partial_fit``, whose total is not known).
     initialize : bool, default=True
         Whether to initialize the net first; ``False`` goes on training it.
+    start : callable, default=None
+        Called with the initialized module to set its starting weights (see
+        :meth:`skae._modules.ResidualAutoencoder.start_at`); only when
+        ``initialize``.
 
     Returns
     -------
@@ -80,6 +84,8 @@ def train(net, dataset, *, seed, epochs=None, initialize=True):
                 torch.cuda.manual_seed(seed)
         if initialize:
             net.initialize()
+            if start is not None:
+                start(net.trained_module())
         with _thread_count_independent(net.module_):
             net.notify("on_train_begin", X=dataset, y=None, planned_epochs=planned)
             try:
@@ -165,6 +171,11 @@ class AutoencoderNet(NeuralNet):
         module for training (:class:`skae._distributed.AcceleratedAutoencoderNet`)
         unwraps it here."""
         return self.module_
+
+    def sum_over_processes(self, *values):
+        """``values`` summed over the processes that train together: here,
+        one process, so ``values`` as they are."""
+        return values
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if isinstance(X, torch.Tensor):
@@ -474,14 +485,22 @@ class EarlyStopping(Callback):
     sink : callable, default=print
         Called with the message saying why training stopped, if the net is
         verbose.
+    from_start : bool, default=False
+        Whether the starting weights compete as epoch 0: their validation
+        loss is the first to improve on, and they are kept if no epoch does.
+        For a network that starts at a good solution (PCA's, for
+        :class:`skae._modules.ResidualAutoencoder`), training then never
+        ends worse than its start on the validation rows. Needs
+        ``monitor="valid_loss"``.
     """
 
-    def __init__(self, monitor, patience, tol, load_best, sink=print):
+    def __init__(self, monitor, patience, tol, load_best, sink=print, from_start=False):
         self.monitor = monitor
         self.patience = patience
         self.tol = tol
         self.load_best = load_best
         self.sink = sink
+        self.from_start = from_start
 
     def initialize(self):
         self.misses_ = 0
@@ -491,10 +510,15 @@ class EarlyStopping(Callback):
         self.best_weights_ = None
         return self
 
-    def on_train_begin(self, net, planned_epochs=None, **kwargs):
+    def on_train_begin(self, net, X=None, planned_epochs=None, **kwargs):
         # A pass of partial_fit (no planned number of epochs) is not watched:
         # a stream of chunks has no validation set and no epoch budget.
         self.active_ = planned_epochs is not None
+        if self.active_ and self.from_start and not len(net.history):
+            self.best_loss_ = validation_loss(net, X)
+            self.threshold_ = self.best_loss_ - self.tol
+            if self.load_best:
+                self.best_weights_ = deepcopy(net.trained_module().state_dict())
 
     def on_epoch_end(self, net, **kwargs):
         if not self.active_:
@@ -515,7 +539,7 @@ class EarlyStopping(Callback):
                     f"Stopping early: {self.monitor} has not improved by more "
                     f"than tol={self.tol:g} for {self.patience} epochs "
                     f"(n_iter_no_change); its best, {self.best_loss_:.6g}, was "
-                    f"at epoch {self.best_epoch_}."
+                    f"at {self._best_epoch_name()}."
                 )
             raise StopTraining
 
@@ -526,7 +550,25 @@ class EarlyStopping(Callback):
         if self.best_weights_ is not None and self.best_epoch_ != last_epoch:
             net.trained_module().load_state_dict(self.best_weights_)
             if net.verbose:
-                self.sink(f"Restored the weights of epoch {self.best_epoch_}.")
+                self.sink(f"Restored the weights of {self._best_epoch_name()}.")
+
+    def _best_epoch_name(self):
+        if self.best_epoch_ == 0:
+            return "the start (epoch 0), which no epoch improved on"
+        return f"epoch {self.best_epoch_}"
+
+
+def validation_loss(net, dataset):
+    """The loss of ``net``'s module on its validation rows, as an epoch's
+    ``valid_loss`` is computed (batch losses weighted by size)."""
+    _, valid = net.get_split_datasets(dataset)
+    total = count = 0.0
+    for batch in net.get_iterator(valid, training=False):
+        loss = net.validation_step(batch)["loss"].item()
+        total += loss * len(batch[0])
+        count += len(batch[0])
+    total, count = net.sum_over_processes(total, count)
+    return total / count
 
 
 class EpochLog(Callback):

@@ -28,7 +28,8 @@ FAST = {"max_iter": 5, "batch_size": 16, "random_state": 0}
 
 # Every variant skae supports, as parameters of either estimator.
 VARIANTS = {
-    "mlp": {"hidden_layer_sizes": (8,)},
+    "residual": {"hidden_layer_sizes": (8,)},
+    "mlp": {"architecture": "mlp", "hidden_layer_sizes": (8,)},
     "linear": {"architecture": "linear"},
     "sparse": {"hidden_layer_sizes": (8,), "sparsity": 0.1},
     "denoising": {"hidden_layer_sizes": (8,), "noise": 0.2},

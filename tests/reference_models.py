@@ -25,6 +25,7 @@ PATH = Path(__file__).resolve().parent / "data" / "reference_models.npz"
 
 PINNED = {
     "n_components": 3,
+    "architecture": "mlp",
     "activation": "relu",
     "scaling": "standard",
     "max_iter": 4,

@@ -81,7 +81,9 @@ def test_memmap_and_array_give_the_same_model(data, memmap):
 
 def test_training_larger_than_a_block_learns(data):
     with sklearn.config_context(working_memory=SMALL_MEMORY):
-        ae = AutoencoderTransformer(n_components=4, max_iter=20, random_state=0)
+        ae = AutoencoderTransformer(
+            n_components=4, architecture="mlp", max_iter=20, random_state=0
+        )
         ae.fit(data)
     assert ae.loss_curve_[-1] < 0.2 * ae.loss_curve_[0]
     # Every training row is read once per epoch, block by block.

@@ -68,7 +68,7 @@ def estimators(draw, n_features):
     Estimator = draw(
         st.sampled_from([AutoencoderTransformer, AutoencoderOutlierDetector])
     )
-    architecture = draw(st.sampled_from(["mlp", "linear", "conv"]))
+    architecture = draw(st.sampled_from(["residual", "mlp", "linear", "conv"]))
     params = {
         "n_components": draw(st.integers(1, 3)),
         "architecture": architecture,
@@ -76,7 +76,9 @@ def estimators(draw, n_features):
         "batch_size": draw(st.sampled_from([1, 4, 64])),
         "early_stopping": draw(st.booleans()),
         "loss": draw(st.sampled_from(["mse", "bce"])),
-        "scaling": draw(st.sampled_from(["auto", "standard", "minmax", None])),
+        "scaling": draw(
+            st.sampled_from(["auto", "standard", "global", "minmax", None])
+        ),
         "variational": draw(st.booleans()),
         "noise": draw(st.sampled_from([0.0, 0.2])),
         "noise_type": draw(st.sampled_from(["gaussian", "masking"])),

@@ -129,7 +129,9 @@ def test_autoencoder_transformer_pandas_in_and_out(digits):
 def test_autoencoder_transformer_scaling_is_undone(digits):
     X_train, *_ = digits
     X = X_train * 1000.0 + 5.0
-    ae = AutoencoderTransformer(n_components=8, max_iter=30, random_state=0).fit(X)
+    ae = AutoencoderTransformer(
+        n_components=8, max_iter=30, scaling="standard", random_state=0
+    ).fit(X)
     np.testing.assert_allclose(ae.center_, X.mean(axis=0))
     X_hat = ae.inverse_transform(ae.transform(X))
     # Reconstructions come back in the units of the data, not standardised.
@@ -231,7 +233,12 @@ def test_autoencoder_transformer_verbose(digits, capsys):
 def test_autoencoder_transformer_verbose_says_why_it_stopped(digits, capsys):
     X_train, *_ = digits
     ae = AutoencoderTransformer(
-        n_components=2, tol=10.0, n_iter_no_change=2, verbose=1, random_state=0
+        n_components=2,
+        architecture="mlp",
+        tol=10.0,
+        n_iter_no_change=2,
+        verbose=1,
+        random_state=0,
     ).fit(X_train)
     out = capsys.readouterr().out
     assert ae.n_iter_ == 3
@@ -240,6 +247,26 @@ def test_autoencoder_transformer_verbose_says_why_it_stopped(digits, capsys):
         "epochs (n_iter_no_change); its best"
     ) in out
     assert "at epoch 1." in out
+
+
+def test_residual_network_keeps_its_start_when_no_epoch_improves(digits, capsys):
+    X_train, X_test, *_ = digits
+    params = {"n_components": 4, "n_iter_no_change": 2, "random_state": 0}
+    ae = AutoencoderTransformer(**params, tol=10.0, verbose=1).fit(X_train)
+    out = capsys.readouterr().out
+    assert ae.n_iter_ == 2
+    assert "Restored the weights of the start (epoch 0)" in out
+    # The start is PCA's solution: the reconstruction of the PCA of all
+    # training rows, scaled as the network sees them (global scaling does
+    # not change PCA's subspace).
+    pca = PCA(n_components=4).fit(X_train)
+    np.testing.assert_allclose(
+        ae.inverse_transform(ae.transform(X_test)),
+        pca.inverse_transform(pca.transform(X_test)),
+        atol=1e-4 * X_train.std(),
+    )
+    # The score of the weights kept, not of an epoch's.
+    assert ae.best_validation_score_ not in ae.validation_scores_
 
 
 def test_autoencoder_transformer_verbose_2_shows_batches(digits, capsys):

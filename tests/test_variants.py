@@ -50,7 +50,7 @@ def unit_digits(digits):
 def test_linear_autoencoder_matches_pca(low_rank):
     X_train, X_test = low_rank
     ae = AutoencoderTransformer(
-        n_components=3, architecture="linear", random_state=0
+        n_components=3, architecture="linear", scaling="standard", random_state=0
     ).fit(X_train)
     scaler = StandardScaler().fit(X_train)
     pca = PCA(n_components=3).fit(scaler.transform(X_train))
@@ -71,7 +71,7 @@ def test_sparse_codes_get_sparser_as_the_weight_grows(digits):
     sparsity, errors = [], []
     for weight in [0.0, 0.1, 1.0]:
         ae = AutoencoderTransformer(
-            n_components=32, sparsity=weight, random_state=0
+            n_components=32, architecture="mlp", sparsity=weight, random_state=0
         ).fit(X_train)
         sparsity.append(_hoyer_sparsity(ae.transform(X_test)))
         errors.append(_scaled_error(ae, X_test))
@@ -84,7 +84,12 @@ def test_sparse_codes_get_sparser_as_the_weight_grows(digits):
 
 def test_denoising_autoencoder_cleans_noisy_digits(unit_digits):
     X_train, X_test, X_noisy = unit_digits
-    params = {"n_components": 16, "scaling": None, "random_state": 0}
+    params = {
+        "n_components": 16,
+        "architecture": "mlp",
+        "scaling": None,
+        "random_state": 0,
+    }
     plain = AutoencoderTransformer(**params).fit(X_train)
     denoising = AutoencoderTransformer(**params, noise=0.3).fit(X_train)
 
@@ -202,7 +207,9 @@ def test_conv_autoencoder_matches_mlp_with_far_fewer_parameters(mnist):
         hidden_layer_sizes=(8, 16),
         **params,
     ).fit(X_train)
-    mlp = AutoencoderTransformer(hidden_layer_sizes=(128, 64), **params).fit(X_train)
+    mlp = AutoencoderTransformer(
+        architecture="mlp", hidden_layer_sizes=(128, 64), **params
+    ).fit(X_train)
 
     def error(ae):
         return np.mean((ae.inverse_transform(ae.transform(X_test)) - X_test) ** 2)
