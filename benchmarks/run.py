@@ -1,9 +1,9 @@
-"""Run skae's benchmarks: dimensionality reduction, outlier detection, speed,
-scaling up.
+"""Run skae's benchmarks: dimensionality reduction, outlier detection, the
+choice of defaults, speed, scaling up.
 
 One command for all of them (``make bench`` / ``make bench-quick``)::
 
-    python benchmarks/run.py [--quick] [--only reduction,outliers,speed,scaling_up]
+    python benchmarks/run.py [--quick] [--only reduction,outliers,defaults,speed,scaling_up]
 
 Each benchmark is a module ``benchmarks/bench_<name>.py`` with a
 ``main(argv)`` that accepts ``--quick`` and ``--out``, and writes its tables,
@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-BENCHMARKS = ("reduction", "outliers", "speed", "scaling_up")
+BENCHMARKS = ("reduction", "outliers", "defaults", "speed", "scaling_up")
 
 
 def main(argv=None):
