@@ -197,10 +197,10 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
 
         ``X`` are rows the network did not train on when there are any (the
         validation rows of early stopping), so that the scales are those of
-        new normal data, not of rows the network may have memorised. The
-        rows with the largest reconstruction errors, a fraction
-        ``contamination`` of them (0.1 for ``"auto"``), are left out: they
-        may be outliers. Each scale gets a floor of 1% of its mean over
+        new normal data, not of rows the network may have memorised. A
+        fraction ``contamination`` of the rows (0.1 for ``"auto"``), which
+        may be outliers, is left out: those with the largest reconstruction
+        errors, then those that score worst. Each scale gets a floor of 1% of its mean over
         features, so that a feature that is always rebuilt perfectly (a
         constant one) does not dominate the score.
         """
@@ -217,11 +217,21 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         errors, outputs = values[:, :n_features], values[:, n_features:]
         fraction = 0.1 if self.contamination == "auto" else self.contamination
         n_kept = max(1, len(X) - math.ceil(fraction * len(X)))
-        kept = np.argsort(errors.mean(axis=1), kind="stable")[:n_kept]
-        errors, outputs = errors[kept], outputs[kept]
-        self.error_scale_ = _with_floor(errors.mean(axis=0))
-        self.output_center_ = outputs.mean(axis=0)
-        self.output_scale_ = _with_floor(outputs.var(axis=0))
+        # First without the rows rebuilt worst, then without the rows that
+        # score worst by those scales: outliers that the network rebuilds
+        # well (a cluster of them, say) have unusual reconstructions.
+        abnormality = errors.mean(axis=1)
+        for _ in range(2):
+            kept = np.argsort(abnormality, kind="stable")[:n_kept]
+            error_scale = _with_floor(errors[kept].mean(axis=0))
+            output_center = outputs[kept].mean(axis=0)
+            output_scale = _with_floor(outputs[kept].var(axis=0))
+            abnormality = (
+                errors / error_scale + (outputs - output_center) ** 2 / output_scale
+            ).mean(axis=1)
+        self.error_scale_ = error_scale
+        self.output_center_ = output_center
+        self.output_scale_ = output_scale
 
     def _feature_errors(self, X):
         """The score's terms, feature by feature (float64): the squared

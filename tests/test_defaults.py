@@ -1,0 +1,116 @@
+"""What the defaults promise, on small cases that run in seconds.
+
+- The detector ranks outliers planted in its own training data first,
+  scattered or in a small cluster.
+- Its threshold holds on new data: new inliers are flagged at about the
+  rate ``contamination`` says, not at several times it.
+- The transformer's held-out reconstruction error is never above PCA's at the
+  same ``n_components``, also beyond the widths of its hidden layers, and
+  lower where the data are curved.
+
+``benchmarks/bench_defaults.py`` measures the same on the full suites.
+"""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.decomposition import PCA
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+
+
+def _contaminated(kind, seed):
+    """500 correlated Gaussian rows in 10-D plus 25 outliers: uniform in
+    [-20, 20]^10, or a cluster (standard deviation 0.3) around a point drawn
+    there."""
+    rng = np.random.RandomState(seed)
+    mixing = rng.normal(size=(10, 10))
+    mixing[:, :3] *= 3.0
+    inliers = rng.normal(size=(500, 10)) @ mixing
+    if kind == "scattered":
+        outliers = rng.uniform(-20, 20, size=(25, 10))
+    else:
+        outliers = rng.uniform(-20, 20, size=10) + 0.3 * rng.normal(size=(25, 10))
+    X = np.vstack([inliers, outliers])
+    y = np.r_[np.zeros(500), np.ones(25)]
+    return X, y
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("kind", ["scattered", "cluster"])
+def test_outliers_in_the_training_data_are_ranked_first(kind, seed):
+    X, y = _contaminated(kind, seed)
+    detector = AutoencoderOutlierDetector(contamination=25 / 525, random_state=seed)
+    scores = detector.fit(X).score_samples(X)
+    assert roc_auc_score(y, -scores) >= 0.99
+    # The threshold falls between them: the planted outliers are predicted
+    # as such.
+    assert np.mean(detector.predict(X)[y == 1] == -1) >= 0.9
+
+
+def _breast_cancer(seed):
+    """Benign tumours plus 30 malignant ones."""
+    X, target = load_breast_cancer(return_X_y=True)
+    malignant = np.random.RandomState(seed).permutation(np.flatnonzero(target == 0))
+    return np.vstack([X[target == 1], X[malignant[:30]]]), np.r_[
+        np.zeros((target == 1).sum()), np.ones(30)
+    ]
+
+
+def _wine(seed):
+    """Wines of the first two cultivars plus 8 of the third."""
+    X, target = load_wine(return_X_y=True)
+    third = np.random.RandomState(seed).permutation(np.flatnonzero(target == 2))
+    return np.vstack([X[target != 2], X[third[:8]]]), np.r_[
+        np.zeros((target != 2).sum()), np.ones(8)
+    ]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("dataset", [_breast_cancer, _wine])
+def test_threshold_holds_on_new_inliers(dataset, seed):
+    X, y = dataset(seed)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.4, random_state=seed, stratify=y
+    )
+    contamination = y_train.mean()
+    detector = AutoencoderOutlierDetector(
+        contamination=contamination, random_state=seed
+    ).fit(X_train)
+    flagged = np.mean(detector.predict(X_test[y_test == 0]) == -1)
+    assert flagged <= 1.5 * contamination + 0.02
+
+
+def _pca_error(X_train, X_test, k):
+    pca = PCA(n_components=k).fit(X_train)
+    return np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
+
+
+def _error(ae, X_test):
+    return np.mean((ae.inverse_transform(ae.transform(X_test)) - X_test) ** 2)
+
+
+@pytest.fixture(scope="module")
+def unit_digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, test_size=0.25, random_state=0, stratify=y)
+
+
+@pytest.mark.parametrize("k, at_most", [(8, 0.65), (32, 1.0)])
+def test_transformer_is_never_behind_pca(unit_digits, k, at_most):
+    X_train, X_test = unit_digits
+    ae = AutoencoderTransformer(n_components=k, random_state=0).fit(X_train)
+    assert _error(ae, X_test) <= at_most * _pca_error(X_train, X_test, k)
+
+
+def test_transformer_code_wider_than_its_hidden_layers():
+    # A rank-160 signal in 200 features, 150 components: more than the
+    # widest default hidden layer (128) can carry.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 160)) @ rng.normal(size=(160, 200))
+    X += 0.1 * rng.normal(size=X.shape)
+    X_train, X_test = X[:450], X[450:]
+    ae = AutoencoderTransformer(n_components=150, random_state=0).fit(X_train)
+    assert _error(ae, X_test) <= 1.02 * _pca_error(X_train, X_test, 150)
