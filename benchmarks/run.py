@@ -3,7 +3,7 @@ choice of defaults, speed, scaling up.
 
 One command for all of them (``make bench`` / ``make bench-quick``)::
 
-    python benchmarks/run.py [--quick] [--only reduction,outliers,defaults,speed,scaling_up]
+    python benchmarks/run.py [--quick] [--only reduction,outliers,defaults,...]
 
 Each benchmark is a module ``benchmarks/bench_<name>.py`` with a
 ``main(argv)`` that accepts ``--quick`` and ``--out``, and writes its tables,

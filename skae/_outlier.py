@@ -59,7 +59,9 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
 
     An autoencoder trained on (mostly normal) data reconstructs normal samples
     well and unusual ones badly. The score of a sample is minus its
-    reconstruction error, so, as for
+    reconstruction error, feature by feature relative to its typical size on
+    held-out rows, plus how unusual its reconstruction is (see
+    :meth:`score_samples`), so, as for
     :class:`~sklearn.ensemble.IsolationForest`, higher scores are more normal,
     :meth:`decision_function` is negative for outliers and :meth:`predict`
     returns -1 for outliers and +1 for inliers.
@@ -76,6 +78,16 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         Threshold on :meth:`score_samples`: ``decision_function =
         score_samples - offset_``.
 
+    error_scale_ : ndarray of shape (`n_features_in_`,)
+        Typical reconstruction error of each feature on held-out normal rows,
+        which the score divides it by.
+
+    output_center_ : ndarray of shape (`n_features_in_`,)
+        Mean reconstruction of each feature on held-out normal rows.
+
+    output_scale_ : ndarray of shape (`n_features_in_`,)
+        Variance of each feature's reconstruction on those rows.
+
     {fitted_attributes}
 
     See Also
@@ -86,9 +98,8 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
 
     Notes
     -----
-    With ``variational=True`` the score is still minus the reconstruction
-    error, computed from the mean of the code (not the evidence lower bound),
-    so scores are deterministic.
+    With ``variational=True`` the score is computed from the mean of the code
+    (not the evidence lower bound), so scores are deterministic.
 
     Examples
     --------
@@ -200,9 +211,9 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         new normal data, not of rows the network may have memorised. A
         fraction ``contamination`` of the rows (0.1 for ``"auto"``), which
         may be outliers, is left out: those with the largest reconstruction
-        errors, then those that score worst. Each scale gets a floor of 1% of its mean over
-        features, so that a feature that is always rebuilt perfectly (a
-        constant one) does not dominate the score.
+        errors, then those that score worst. Each scale gets a floor of 1%
+        of its mean over features, so that a feature that is always rebuilt
+        perfectly (a constant one) does not dominate the score.
         """
         loss = self.loss
         n_features = self.n_features_in_
@@ -232,6 +243,51 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         self.error_scale_ = error_scale
         self.output_center_ = output_center
         self.output_scale_ = output_scale
+
+    def score_samples(self, X):
+        """Compute the score of each sample: lower is more abnormal.
+
+        Minus the mean over features of two terms: the feature's
+        reconstruction error divided by its typical size
+        (``error_scale_``), and the squared distance of its reconstruction
+        from its typical value (``output_center_``) divided by its variance
+        (``output_scale_``), both learned on held-out normal rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Higher is more normal.
+        """
+        return super().score_samples(X)
+
+    def feature_errors(self, X):
+        """The score's terms, feature by feature: why a sample is an outlier.
+
+        For each feature, the two terms :meth:`score_samples` averages: the
+        reconstruction error relative to its typical size, plus how unusual
+        the reconstruction is. The mean of a row equals minus the sample's
+        score (to float64 rounding); large values point at the features that
+        make a sample an outlier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to explain.
+
+        Returns
+        -------
+        errors : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
+            Non-negative float64 terms. A pandas DataFrame, with the feature
+            names as columns, when ``X`` is one, or when pandas output is
+            configured (``set_output(transform="pandas")`` or scikit-learn's
+            ``transform_output``); otherwise an ndarray.
+        """
+        return super().feature_errors(X)
 
     def _feature_errors(self, X):
         """The score's terms, feature by feature (float64): the squared
