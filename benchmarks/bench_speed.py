@@ -34,7 +34,6 @@ SETTINGS = {
         "sweep_rows": (1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 60_000),
         "sweep_features": (20, 50, 100, 200, 400, 784, 1600, 3200),
         "sweep_reps": 3,
-        "override_reps": 9,
         "inference_rows": 60_000,
         "latency_calls": 2000,
         "memory_rows": (10_000, 60_000),
@@ -57,7 +56,6 @@ SETTINGS = {
         "sweep_rows": (1_000, 5_000, 10_000),
         "sweep_features": (20, 200, 784),
         "sweep_reps": 1,
-        "override_reps": 3,
         "inference_rows": 20_000,
         "latency_calls": 300,
         "memory_rows": (10_000,),
@@ -75,7 +73,6 @@ SETTINGS = {
         "sweep_rows": (500, 1_000),
         "sweep_features": (20, 100),
         "sweep_reps": 1,
-        "override_reps": 1,
         "inference_rows": 1_000,
         "latency_calls": 5,
         "memory_rows": (1_000,),
@@ -91,7 +88,6 @@ SETTINGS = {
 PARTS = {
     "fit": fit.bench_fit,
     "sweep": fit.bench_sweep,
-    "overrides": fit.bench_overrides,
     "inference": inference.bench_inference,
     "memory": memory.bench_memory,
     "pyod": pyod.bench_pyod,
@@ -126,17 +122,6 @@ TABLES = {
             "plain_cpu_s_per_epoch",
             "skae_cpu_s_per_epoch",
             "ratio_cpu",
-        ],
-    ),
-    "overrides": (
-        "Overrides outside skorch's documented hooks: fit time with skorch's "
-        "own method instead, over skae's",
-        [
-            "case",
-            "skae_cpu_s",
-            "skorch_notify_over_skae",
-            "skorch_run_single_epoch_over_skae",
-            "skorch_both_over_skae",
         ],
     ),
     "inference": (
@@ -211,15 +196,6 @@ def targets(results):
                 "goal": "<= 1.10",
                 "measured": f"{min(ratios):.3f} to {max(ratios):.3f}",
                 "met": max(ratios) <= 1.10,
-            }
-        )
-    for row in results.get("overrides", []):
-        rows.append(
-            {
-                "target": f"worth of skae's notify and run_single_epoch, {row['case']}",
-                "goal": ">= 1.05 to keep them",
-                "measured": f"{row['skorch_both_over_skae']:.3f}",
-                "met": row["skorch_both_over_skae"] >= 1.05,
             }
         )
     for row in results.get("inference", []):

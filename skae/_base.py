@@ -29,7 +29,7 @@ from skae._inference import (
     as_tensor,
     predict,
 )
-from skae._losses import AutoencoderLoss, feature_errors, output_to_data
+from skae._losses import AutoencoderLoss, feature_errors, output_to_data, row_means
 from skae._modules import ACTIVATIONS, Autoencoder, ResidualAutoencoder
 from skae._network import (
     ARCHITECTURES,
@@ -570,7 +570,7 @@ class _BaseAutoencoder(BaseEstimator):
 
         def error(module, x):
             output = module.decode(module.encode(x))
-            return feature_errors(output, x, loss).mean(dim=1, dtype=torch.float64)
+            return row_means(feature_errors(output, x, loss))
 
         return self._predict(X, error)
 

@@ -233,7 +233,6 @@ class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
             "_wrapped_with_accelerator",
             "callbacks__print_log__sink",
             "_shuffle_state",
-            "_listeners",
         ):
             state.pop(key, None)
         state["_params_to_validate"] = set(state["_params_to_validate"]) - {

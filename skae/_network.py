@@ -182,9 +182,13 @@ def principal_axes(X, scaling, n_components):
 
     The start of :class:`skae._modules.ResidualAutoencoder`: its linear path
     is set to this projection, so that training starts from PCA. Computed in
-    float64, from a singular value decomposition of the scaled rows when they
-    fit in one block of ``working_memory`` (as scikit-learn's ``PCA``), and
-    otherwise from their covariance matrix, summed block by block.
+    float64, the way scikit-learn's ``PCA`` chooses by default: from the
+    eigenvectors of the covariance matrix, summed block by block, for tall
+    data (at most 1,000 features and at least 10 rows per feature) and data
+    larger than one block of ``working_memory``; otherwise from a singular
+    value decomposition of the scaled rows. The covariance needs memory for
+    one block and an ``n_features`` square; the decomposition, several
+    float64 copies of the data.
 
     Parameters
     ----------
@@ -204,21 +208,25 @@ def principal_axes(X, scaling, n_components):
         that makes its largest entry positive (as scikit-learn's ``PCA``).
     """
     n_samples, n_features = X.shape
-    if n_samples <= block_rows(X, temporaries=2):
+    tall = n_features <= 1_000 and n_samples >= 10 * n_features
+    if not tall and n_samples <= block_rows(X, temporaries=2):
         scaled = (np.asarray(X, dtype=np.float64) - scaling.center) / scaling.scale
         mean = scaled.mean(axis=0)
         scaled -= mean
         _, _, axes = np.linalg.svd(scaled, full_matrices=False)
     else:
+        # Two passes: the mean, then the products of centred rows (a
+        # one-pass formula loses the variance of features far from zero).
         total = np.zeros(n_features)
-        products = np.zeros((n_features, n_features))
-        for block in blocks(X, temporaries=2):
-            scaled = (block - scaling.center) / scaling.scale
-            total += scaled.sum(axis=0)
-            products += scaled.T @ scaled
+        for block in blocks(X, temporaries=1):
+            total += _scaled(block, scaling).sum(axis=0)
         mean = total / n_samples
-        covariance = products / n_samples - np.outer(mean, mean)
-        variances, vectors = np.linalg.eigh(covariance)
+        products = np.zeros((n_features, n_features))
+        for block in blocks(X, temporaries=1):
+            centred = _scaled(block, scaling)
+            centred -= mean
+            products += centred.T @ centred
+        _, vectors = np.linalg.eigh(products / n_samples)
         axes = vectors[:, ::-1].T
     axes = axes[:n_components]
     largest = np.argmax(np.abs(axes), axis=1)
@@ -226,6 +234,13 @@ def principal_axes(X, scaling, n_components):
     components = np.zeros((n_components, n_features))
     components[: len(axes)] = axes
     return mean, components
+
+
+def _scaled(block, scaling):
+    """Rows ``block`` as the network sees them, in a new float64 array."""
+    scaled = block - scaling.center
+    scaled /= scaling.scale
+    return scaled
 
 
 def check_protocol(network, kwargs, *, n_features, n_components, variational):

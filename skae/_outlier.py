@@ -20,7 +20,7 @@ from skae._base import (
 )
 from skae._blocks import take_rows
 from skae._inference import NonFiniteOutputError
-from skae._losses import feature_errors, output_to_data
+from skae._losses import feature_errors, output_to_data, row_means
 
 _OWN_PARAMETERS = {
     "scaling": _docs.scaling_parameter(
@@ -294,27 +294,35 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         reconstruction error relative to its typical size, plus the squared
         distance of the reconstruction from its typical value relative to its
         spread."""
-        return self._predict(X, self._score_terms())
+        return self._predict(X, self._score_terms()).astype(np.float64, copy=False)
 
     def _score_samples(self, X):
         terms = self._score_terms()
-        return -self._predict(X, lambda module, x: terms(module, x).mean(dim=1))
+        return -self._predict(X, lambda module, x: row_means(terms(module, x)))
 
     def _score_terms(self):
         """``terms(module, x)``: the score's term for each feature of each
-        scaled row of ``x``."""
+        scaled row of ``x``, in the precision of ``x`` (their means over
+        features are taken in float64)."""
         loss = self.loss
-        scales = [
-            torch.as_tensor(values, device=self.net_.device)
-            for values in (self.error_scale_, self.output_center_, self.output_scale_)
-        ]
+        scales = {
+            dtype: [
+                torch.as_tensor(values, dtype=dtype, device=self.net_.device)
+                for values in (
+                    self.error_scale_,
+                    self.output_center_,
+                    self.output_scale_,
+                )
+            ]
+            for dtype in (torch.float32, torch.float64)
+        }
 
         def terms(module, x):
-            error_scale, output_center, output_scale = scales
+            error_scale, output_center, output_scale = scales[x.dtype]
             output = module.decode(module.encode(x))
-            errors = feature_errors(output, x, loss).to(torch.float64) / error_scale
-            outputs = output_to_data(output, loss).to(torch.float64)
-            return errors + (outputs - output_center).square_() / output_scale
+            errors = feature_errors(output, x, loss).div_(error_scale)
+            outputs = output_to_data(output, loss)
+            return errors.add_((outputs - output_center).square_().div_(output_scale))
 
         return terms
 

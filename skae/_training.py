@@ -3,14 +3,12 @@ seeded training run.
 
 skorch is customised through the extension points its documentation names
 (skorch's "Customization" guide): ``get_loss`` (the input is the target),
-``infer``, ``train_step``, ``train_step_single``, ``get_default_callbacks``
-and ``initialize_callbacks``; an ``iterator_train`` / ``iterator_valid``
-class; and callbacks. Two methods that the guide asks to leave alone unless
-their bookkeeping is kept, ``notify`` and ``run_single_epoch``, are
-overridden because they are worth more than 5% of the time of a fit; they
-are together at the end of :class:`AutoencoderNet`, and
-``tests/test_training.py`` checks that the net trains the same model and
-writes the same history as with skorch's own methods.
+``infer``, ``train_step``, ``train_step_single`` and
+``get_default_callbacks``; an ``iterator_train`` / ``iterator_valid``
+class; and callbacks. Nothing else of skorch's is overridden: ``notify``
+and ``run_single_epoch``, which the guide asks to leave alone, were once
+replaced to save time per batch, until the speed benchmark found skorch's
+own as fast (``benchmarks/results/speed``).
 """
 
 import math
@@ -238,94 +236,6 @@ class AutoencoderNet(NeuralNet):
                 continue
             callbacks.append((name, cb))
         return callbacks
-
-    def initialize_callbacks(self):
-        """Initialize the callbacks; :meth:`notify` then looks them up anew."""
-        super().initialize_callbacks()
-        self.__dict__.pop("_listeners", None)
-        return self
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_listeners", None)
-        return state
-
-    # ------------------------------------------------------------------
-    # Overrides of methods skorch's guide asks to leave alone: each keeps
-    # skorch's bookkeeping, and each is worth more than 5% of fit time on
-    # small tabular data (benchmarks/bench_speed.py). tests/test_training.py
-    # trains with skorch's own versions and compares.
-    # ------------------------------------------------------------------
-    def notify(self, method_name, **cb_kwargs):
-        """Call the method ``method_name`` of the net and of the callbacks.
-
-        As skorch's ``notify``, but only for the callbacks that implement
-        that method: most implement only some events, such as
-        ``on_epoch_end``, and inherit no-op methods for the others, which
-        skorch would call twice per batch. Which callbacks implement what is
-        looked up when training begins and after the callbacks are
-        (re)initialized, so callbacks replaced with ``set_params`` count.
-        """
-        if method_name == "on_train_begin" or not hasattr(self, "_listeners"):
-            self._listeners = {
-                event: [
-                    getattr(cb, event)
-                    for _, cb in self.callbacks_
-                    if _implements(cb, event)
-                ]
-                for event in _EVENTS
-            }
-        getattr(self, method_name)(self, **cb_kwargs)
-        for listener in self._listeners[method_name]:
-            listener(self, **cb_kwargs)
-
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """One pass over ``iterator``: a training or a validation epoch.
-
-        Records and notifies exactly what skorch's version does: for each
-        batch, ``on_batch_begin``, the step, the batch's loss and size in the
-        history, ``on_batch_end``; then the number of batches. skorch reads
-        the size of a batch with a generic ``get_len`` that walks nested
-        containers, about 10 us per batch; a batch of :class:`TensorBatches`
-        is one tensor, whose length is its size.
-        """
-        if iterator is None:
-            return
-        history = self.history
-        n_batches = 0
-        for batch in iterator:
-            self.notify("on_batch_begin", batch=batch, training=training)
-            step = step_fn(batch, **fit_params)
-            history.record_batch(f"{prefix}_loss", step["loss"].item())
-            history.record_batch(f"{prefix}_batch_size", len(batch[0]))
-            self.notify("on_batch_end", batch=batch, training=training, **step)
-            n_batches += 1
-        history.record(f"{prefix}_batch_count", n_batches)
-
-
-# Events of skorch's callbacks, see ``skorch.callbacks.Callback``.
-_EVENTS = (
-    "on_train_begin",
-    "on_train_end",
-    "on_epoch_begin",
-    "on_epoch_end",
-    "on_batch_begin",
-    "on_batch_end",
-    "on_grad_computed",
-)
-
-
-def _implements(callback, event):
-    """Whether ``callback`` does something on ``event``.
-
-    False for the no-op method inherited from skorch's ``Callback``, and for
-    an object without that method; a method set on the instance, or any
-    method of an object that is not a ``Callback``, counts.
-    """
-    method = getattr(callback, event, None)
-    if method is None:
-        return False
-    return getattr(method, "__func__", None) is not getattr(Callback, event)
 
 
 class ScaledRows(torch.utils.data.Dataset):

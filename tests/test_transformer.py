@@ -269,6 +269,34 @@ def test_residual_network_keeps_its_start_when_no_epoch_improves(digits, capsys)
     assert ae.best_validation_score_ not in ae.validation_scores_
 
 
+@pytest.mark.parametrize(
+    "shape, offset, working_memory",
+    [
+        ((400, 12), 0.0, None),  # tall: covariance matrix
+        ((30, 12), 0.0, None),  # short: singular value decomposition
+        ((400, 12), 1e6, None),  # far from zero: centred before the products
+        ((400, 12), 0.0, 0.01),  # one block of rows at a time
+    ],
+)
+def test_start_is_pcas_principal_axes(shape, offset, working_memory):
+    from sklearn import config_context
+
+    from skae._network import principal_axes
+    from skae._scaling import FeatureScaling
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=shape) @ np.diag(np.linspace(3, 0.5, shape[1])) + offset
+    scaling = FeatureScaling.fit(X, None)
+    with config_context(working_memory=working_memory or 1024):
+        mean, components = principal_axes(X, scaling, 5)
+    # The exact solver: scikit-learn's default for tall data forms X.T @ X
+    # uncentred, which loses the variance of data far from zero.
+    pca = PCA(n_components=5, svd_solver="full").fit(X)
+    np.testing.assert_allclose(mean, pca.mean_, rtol=1e-12)
+    # Same axes, same signs (scikit-learn's convention).
+    np.testing.assert_allclose(components, pca.components_, atol=1e-8)
+
+
 def test_autoencoder_transformer_verbose_2_shows_batches(digits, capsys):
     X_train, *_ = digits
     AutoencoderTransformer(n_components=2, max_iter=1, verbose=2).fit(X_train)

@@ -3,8 +3,7 @@
 Each module measures one thing and returns rows (dicts) for a table:
 
 - :mod:`speed.fit`: ``fit`` against a plain PyTorch loop of the same network,
-  on fixed cases and against the number of rows and of features; and the
-  worth of the skorch overrides skae keeps outside skorch's documented hooks;
+  on fixed cases and against the number of rows and of features;
 - :mod:`speed.inference`: ``transform`` and ``score_samples`` against a bare
   forward pass, and the latency of a one-row call;
 - :mod:`speed.memory`: peak resident memory of ``fit``, in fresh processes;

@@ -7,7 +7,6 @@ above ``max_iter``, so it runs exactly the loop's epochs, and with
 default per-feature standardization, applied to each batch as it is read.
 """
 
-from contextlib import contextmanager
 from functools import partial
 
 from speed.plain import (
@@ -117,78 +116,4 @@ def bench_sweep(settings, log):
         row["ratio_cpu"] = row["skae_cpu_s_per_epoch"] / row["plain_cpu_s_per_epoch"]
         rows.append(row)
         log(f"sweep {axis} n={n_samples} d={n_features}: ratio {row['ratio_cpu']:.3f}")
-    return rows
-
-
-@contextmanager
-def _net_class(net_class):
-    """Train skae's estimators with ``net_class`` as their skorch net."""
-    from skae import _base
-
-    original = _base.AutoencoderNet
-    _base.AutoencoderNet = net_class
-    try:
-        yield
-    finally:
-        _base.AutoencoderNet = original
-
-
-def bench_overrides(settings, log):
-    """What each override of a method skorch's guide asks to leave alone is
-    worth: fit time with skorch's own method instead, over fit time with
-    skae's (above 1: the override saves time)."""
-    from skorch import NeuralNet
-
-    from skae._training import AutoencoderNet
-
-    variants = {
-        "skae": AutoencoderNet,
-        "skorch_notify": type(
-            "SkorchNotify", (AutoencoderNet,), {"notify": NeuralNet.notify}
-        ),
-        "skorch_run_single_epoch": type(
-            "SkorchEpoch",
-            (AutoencoderNet,),
-            {"run_single_epoch": NeuralNet.run_single_epoch},
-        ),
-        "skorch_both": type(
-            "SkorchBoth",
-            (AutoencoderNet,),
-            {
-                "notify": NeuralNet.notify,
-                "run_single_epoch": NeuralNet.run_single_epoch,
-            },
-        ),
-    }
-    rows = []
-    every_case = cases(settings)
-    # The largest share of per-batch work: MNIST-shaped at its fewest rows,
-    # and small tabular data.
-    for name, X, source, hidden, n_components, epochs in (
-        every_case[0],
-        every_case[-1],
-    ):
-        estimator = skae_estimator(hidden, n_components, epochs)
-
-        def fit_with(net_class, estimator=estimator, X=X):
-            with _net_class(net_class):
-                estimator.fit(X)
-
-        for net_class in variants.values():
-            fit_with(net_class)  # warm-up
-        times = interleaved(
-            {key: partial(fit_with, cls) for key, cls in variants.items()},
-            settings["override_reps"],
-        )
-        row = {"case": name, "data": source, "epochs": epochs}
-        base = median(times["skae"]["cpu"])
-        for key in variants:
-            row[f"{key}_cpu_s"] = median(times[key]["cpu"])
-            if key != "skae":
-                row[f"{key}_over_skae"] = row[f"{key}_cpu_s"] / base
-        rows.append(row)
-        log(
-            f"overrides {name}: skorch's notify and run_single_epoch take "
-            f"{row['skorch_both_over_skae']:.3f}x skae's fit time"
-        )
     return rows

@@ -1,0 +1,24 @@
+"""The README's example runs as written (it takes most of a minute)."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_example_runs():
+    text = README.read_text()
+    match = re.search(r"## Example\n\n```python\n(.*?)```", text, re.S)
+    assert match, "the README has no '## Example' section with a python block"
+    namespace = {}
+    exec(compile(match.group(1), str(README), "exec"), namespace)
+    # What the example's comments say it gives.
+    assert namespace["Z"].shape == (1797, 8)
+    assert namespace["X_hat"].shape == namespace["X"].shape
+    labels = namespace["det"].predict(namespace["X"])
+    assert set(np.unique(labels)) == {-1, 1}
+    assert np.all(
+        (namespace["det"].decision_function(namespace["X"]) < 0) == (labels == -1)
+    )
