@@ -278,7 +278,11 @@ class ScaledRows(torch.utils.data.Dataset):
 
     def take(self, index):
         """Scaled float32 rows at positions ``index`` (a slice or int tensor)."""
-        batch = self.X[index if self.rows is None else self.rows[index]]
+        rows = index if self.rows is None else self.rows[index]
+        # index_select gathers rows in about half the time of indexing.
+        batch = (
+            self.X[rows] if isinstance(rows, slice) else self.X.index_select(0, rows)
+        )
         # Indexing with a tensor gathers the rows into a new tensor, which can
         # be scaled in place; a slice is a view of X, which must not be.
         owned = batch._base is None
