@@ -16,6 +16,9 @@ import numpy as np
 from sklearn.utils import assert_all_finite
 from sklearn.utils._chunking import get_chunk_n_rows
 
+#: Fewest blocks a pass that makes temporaries splits the data into.
+_MIN_BLOCKS = 8
+
 
 def block_rows(X, temporaries=1):
     """Rows per block of ``X``, for ``temporaries`` float64 copies of a block.
@@ -37,7 +40,10 @@ def blocks(X, temporaries=1):
     ----------
     X : ndarray of shape (n_samples, n_features)
     temporaries : int, default=1
-        Number of float64 copies of a block the caller makes.
+        Number of float64 copies of a block the caller makes. When it is
+        not zero, the data are split into at least ``_MIN_BLOCKS`` blocks,
+        so that the copies stay a fraction of the data's size even when
+        ``working_memory`` would allow more.
 
     Yields
     ------
@@ -46,6 +52,10 @@ def blocks(X, temporaries=1):
         memory map) after the caller asks for the next block.
     """
     size = block_rows(X, temporaries)
+    if temporaries:
+        # Whatever working_memory allows, at least a few blocks: the
+        # temporaries of a pass then stay a fraction of the data's own size.
+        size = min(size, max(1, -(-len(X) // _MIN_BLOCKS)))
     for start in range(0, len(X), size):
         yield X[start : start + size]
         release(X, start, start + size)

@@ -168,3 +168,27 @@ def test_nan_in_a_memmap_is_found_block_by_block(data, tmp_path):
             check_finite(X)
         with pytest.raises(ValueError, match="Input X contains NaN"):
             AutoencoderTransformer(max_iter=1).fit(X)
+
+
+@pytest.mark.parametrize("method", ["standard", "global", "minmax"])
+def test_passes_over_the_data_make_no_copy_of_it(method):
+    import tracemalloc
+
+    from skae._network import principal_axes
+    from skae._scaling import FeatureScaling
+
+    X = np.random.RandomState(0).normal(size=(8000, 50)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        scaling = FeatureScaling.fit(X, method)
+        _, statistics_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        principal_axes(X, scaling, 10)
+        _, axes_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # float64 temporaries of one block of at most an eighth of the rows at a
+    # time, whatever working_memory allows; a float64 copy of the data would
+    # take twice its float32 size.
+    assert statistics_peak < X.nbytes
+    assert axes_peak < X.nbytes
