@@ -42,6 +42,7 @@ DETECTORS = {
     "default": {},
     "lr 3e-3": {"learning_rate_init": 3e-3},
     "200 epochs": {"max_iter": 200},
+    "wider branches": {"hidden_layer_sizes": (128, 64)},
     "mlp network": {
         "architecture": "mlp",
         "hidden_layer_sizes": (128, 64),
