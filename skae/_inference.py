@@ -74,7 +74,7 @@ def predict(module, X, method, *, device, values_per_row, scaling=None):
     if scaling is not None:
         tensors = scaling.tensors(dtype, device)
         buffer = torch.empty((batch_rows, n_columns), dtype=dtype, device=device)
-    outputs = []
+    result = None
     with torch.inference_mode():
         # A plain range: scikit-learn's gen_batches validates its arguments
         # at each call, which costs as much as a forward pass of one row.
@@ -82,14 +82,18 @@ def predict(module, X, method, *, device, values_per_row, scaling=None):
             batch = as_tensor(X[start : start + batch_rows]).to(device)
             if scaling is not None:
                 batch = scaling.apply(batch, tensors, out=buffer[: len(batch)])
-            output = method(module, batch)
-            if scaling is not None and _shares_memory(output, batch):
-                # A module returning (a view of) its input would hand back
-                # the buffer, which the next batch overwrites.
-                output = output.clone()
-            outputs.append(output.cpu())
+            output = method(module, batch).cpu()
+            if result is None:
+                # One array for all outputs, made once: small outputs kept
+                # batch after batch between the large temporaries of each
+                # would fragment the heap, which then keeps those
+                # temporaries' memory (glibc does).
+                shape = (n_samples, *output.shape[1:])
+                result = torch.empty(shape, dtype=output.dtype).numpy()
+            # Copied, never kept: a module returning (a view of) its input
+            # would hand back the buffer, which the next batch overwrites.
+            result[start : start + len(output)] = output.numpy()
             release(X, start, start + batch_rows)
-    result = torch.cat(outputs).numpy()
     if not np.isfinite(result).all():
         raise NonFiniteOutputError(X, result)
     return result
@@ -185,8 +189,3 @@ def _float64_copy(module):
 
 def _tensors(module):
     return itertools.chain(module.parameters(), module.buffers())
-
-
-def _shares_memory(a, b):
-    """Whether tensors ``a`` and ``b`` are views of the same storage."""
-    return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()

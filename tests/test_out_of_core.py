@@ -1,5 +1,6 @@
 """Data larger than working_memory, and memory maps read out of core."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -192,3 +193,64 @@ def test_passes_over_the_data_make_no_copy_of_it(method):
     # take twice its float32 size.
     assert statistics_peak < X.nbytes
     assert axes_peak < X.nbytes
+
+
+_PEAK_CHILD = """
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import torch
+
+from skae import AutoencoderOutlierDetector
+
+torch.set_num_threads(1)
+path, n_rows = sys.argv[1], int(sys.argv[2])
+X = np.memmap(path, dtype=np.float32, mode="r", shape=(n_rows, 64))
+AutoencoderOutlierDetector(n_components=3, max_iter=1).fit(np.array(X[:1000]))
+
+
+def status_kb(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
+
+Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark
+before = status_kb("VmRSS")
+with sklearn.config_context(working_memory=8):
+    det = AutoencoderOutlierDetector(n_components=3, max_iter=1, random_state=0)
+    det.fit(X).score_samples(X)
+print(status_kb("VmHWM") - before)
+"""
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc"
+)
+def test_peak_memory_stays_well_below_a_memmap(tmp_path):
+    # 64 MB of rows, fitted and scored in a fresh process with the system's
+    # default allocator: the process's peak resident memory, file pages and
+    # heap together, stays well below the file. (Outputs kept batch by batch
+    # between large temporaries once let glibc's heap grow past the file.)
+    import subprocess
+
+    rng = np.random.RandomState(0)
+    path = tmp_path / "X.f32"
+    with open(path, "wb") as file:
+        for _ in range(8):
+            X = rng.normal(size=(32_768, 4)) @ rng.normal(size=(4, 64))
+            X.astype(np.float32).tofile(file)
+    file_kb = path.stat().st_size / 1024
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_CHILD, str(path), str(8 * 32_768)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    peak_kb = int(out.stdout.split()[-1])
+    assert peak_kb < 0.75 * file_kb
