@@ -129,10 +129,12 @@ METHOD_LABELS = {
     "PCA": "sklearn PCA",
     "KernelPCA": "sklearn KernelPCA(kernel='rbf', fit_inverse_transform=True), "
     "default gamma and alpha",
-    "skae mlp": "AutoencoderTransformer defaults (architecture='mlp', hidden "
-    "(128, 64))",
-    "skae mlp minmax": "AutoencoderTransformer(scaling='minmax'): internal "
-    "min-max scaling instead of the default standardisation (images only)",
+    "skae mlp": "AutoencoderTransformer defaults (architecture='residual': "
+    "PCA's start plus dense branches (128, 64); global scaling). The name is "
+    "that of earlier runs, when the default was architecture='mlp'",
+    "skae mlp minmax": "AutoencoderTransformer(scaling='minmax'): the default "
+    "network with internal min-max scaling instead of the default global "
+    "scaling (images only)",
     "skae linear": "AutoencoderTransformer(architecture='linear')",
     "skae linear unscaled": "AutoencoderTransformer(architecture='linear', "
     "scaling=None): trained on the same units as the error is measured in",
