@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
+from skae import _docs
 from skae._blocks import block_rows, check_finite, is_mapped, take_rows
 from skae._inference import (
     NonFiniteOutputError,
@@ -198,6 +199,7 @@ class _BaseAutoencoder(BaseEstimator):
 
     @available_if(lambda estimator: _check_partial_fit(estimator))
     @_fit_context(prefer_skip_nested_validation=True)
+    @_docs.sections
     def partial_fit(self, X, y=None):
         """Train on ``X`` for one pass, going on from the current model.
 
@@ -220,13 +222,9 @@ class _BaseAutoencoder(BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Training rows. The first call fixes ``n_features_in_``.
 
-        y : Ignored
-            Not used, present for API consistency by convention.
+        {y_ignored}
 
-        Returns
-        -------
-        self : object
-            The estimator, trained one pass further.
+        {returns_partial}
         """
         with _restore_on_failure(self):
             self._partial_fit(self._validate_partial(X))
@@ -606,6 +604,7 @@ class _BaseAutoencoder(BaseEstimator):
     def _score_samples(self, X):
         return -self._reconstruction_error(X)
 
+    @_docs.sections
     def feature_errors(self, X):
         """Reconstruction error of each feature: why a sample scores as it does.
 
@@ -620,13 +619,7 @@ class _BaseAutoencoder(BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Data to explain.
 
-        Returns
-        -------
-        errors : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
-            Non-negative float64 errors. A pandas DataFrame, with the feature
-            names as columns, when ``X`` is one, or when pandas output is
-            configured (``set_output(transform="pandas")`` or scikit-learn's
-            ``transform_output``); otherwise an ndarray.
+        {returns_feature_errors}
         """
         errors = self._feature_errors(self._validate_X(X))
         if not (_is_dataframe(X) or _pandas_output_configured(self)):

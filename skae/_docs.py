@@ -291,6 +291,43 @@ net_ : skae._net.AutoencoderNet
         has feature names that are all strings."""
 
 
+#: Docstring sections shared by methods of both estimators: ``{name}`` in a
+#: method's docstring becomes the text (see :func:`sections`). Continuation
+#: lines are indented for a method's docstring.
+SECTIONS = {
+    "y_ignored": """y : Ignored
+            Not used, present for API consistency by convention.""",
+    "returns_self": """Returns
+        -------
+        self : object
+            The fitted estimator.""",
+    "returns_partial": """Returns
+        -------
+        self : object
+            The estimator, trained one pass further.""",
+    "returns_feature_errors": """Returns
+        -------
+        errors : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
+            Non-negative float64 values, one per feature. A pandas DataFrame,
+            with the feature names as columns, when ``X`` is one, or when
+            pandas output is configured (``set_output(transform="pandas")`` or
+            scikit-learn's ``transform_output``); otherwise an ndarray.""",
+}
+
+
+def sections(method):
+    """Method decorator: fill the method's docstring with :data:`SECTIONS`.
+
+    Only the names of :data:`SECTIONS` in braces are replaced; other braces
+    are left as they are.
+    """
+    doc = method.__doc__
+    for name, text in SECTIONS.items():
+        doc = doc.replace("{" + name + "}", text)
+    method.__doc__ = doc
+    return method
+
+
 def document(own=None):
     """Class decorator: fill an estimator's docstring from its signature.
 

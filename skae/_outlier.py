@@ -145,6 +145,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
     )
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_docs.sections
     def fit(self, X, y=None):
         """Fit the autoencoder and the outlier threshold on ``X``.
 
@@ -154,13 +155,9 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
             Training data, possibly holding a fraction ``contamination`` of
             outliers.
 
-        y : Ignored
-            Not used, present for API consistency by convention.
+        {y_ignored}
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {returns_self}
         """
         with _restore_on_failure(self):
             X = self._check_data(X, reset=True)
@@ -171,6 +168,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
 
     @available_if(lambda estimator: _check_partial_fit(estimator))
     @_fit_context(prefer_skip_nested_validation=True)
+    @_docs.sections
     def partial_fit(self, X, y=None):
         """Train on ``X`` for one pass, going on from the current model.
 
@@ -188,13 +186,9 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
             Training rows, possibly holding a fraction ``contamination`` of
             outliers. The first call fixes ``n_features_in_``.
 
-        y : Ignored
-            Not used, present for API consistency by convention.
+        {y_ignored}
 
-        Returns
-        -------
-        self : object
-            The estimator, trained one pass further.
+        {returns_partial}
         """
         with _restore_on_failure(self):
             X = self._validate_partial(X)
@@ -265,6 +259,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         """
         return super().score_samples(X)
 
+    @_docs.sections
     def feature_errors(self, X):
         """The score's terms, feature by feature: why a sample is an outlier.
 
@@ -279,13 +274,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         X : array-like of shape (n_samples, n_features)
             Data to explain.
 
-        Returns
-        -------
-        errors : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
-            Non-negative float64 terms. A pandas DataFrame, with the feature
-            names as columns, when ``X`` is one, or when pandas output is
-            configured (``set_output(transform="pandas")`` or scikit-learn's
-            ``transform_output``); otherwise an ndarray.
+        {returns_feature_errors}
         """
         return super().feature_errors(X)
 

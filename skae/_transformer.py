@@ -108,6 +108,7 @@ class AutoencoderTransformer(
     _auto_scaling = "global"
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_docs.sections
     def fit(self, X, y=None):
         """Fit the autoencoder to ``X``.
 
@@ -116,13 +117,9 @@ class AutoencoderTransformer(
         X : array-like of shape (n_samples, n_features)
             Training data.
 
-        y : Ignored
-            Not used, present for API consistency by convention.
+        {y_ignored}
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {returns_self}
         """
         with _restore_on_failure(self):
             X = self._check_data(X, reset=True)
