@@ -82,17 +82,17 @@ def predict(module, X, method, *, device, values_per_row, scaling=None):
             batch = as_tensor(X[start : start + batch_rows]).to(device)
             if scaling is not None:
                 batch = scaling.apply(batch, tensors, out=buffer[: len(batch)])
-            output = method(module, batch).cpu()
+            output = method(module, batch).cpu().numpy()
             if result is None:
                 # One array for all outputs, made once: small outputs kept
                 # batch after batch between the large temporaries of each
                 # would fragment the heap, which then keeps those
                 # temporaries' memory (glibc does).
                 shape = (n_samples, *output.shape[1:])
-                result = torch.empty(shape, dtype=output.dtype).numpy()
+                result = np.empty(shape, dtype=output.dtype)
             # Copied, never kept: a module returning (a view of) its input
             # would hand back the buffer, which the next batch overwrites.
-            result[start : start + len(output)] = output.numpy()
+            result[start : start + len(output)] = output
             release(X, start, start + batch_rows)
     if not np.isfinite(result).all():
         raise NonFiniteOutputError(X, result)
