@@ -40,7 +40,7 @@ NAME = "defaults"
 #: Detector candidates: parameters of AutoencoderOutlierDetector.
 DETECTORS = {
     "default": {},
-    "lr 3e-3": {"learning_rate_init": 3e-3},
+    "lr 1e-3 (previous default)": {"learning_rate_init": 1e-3},
     "200 epochs": {"max_iter": 200},
     "wider branches": {"hidden_layer_sizes": (128, 64)},
     "mlp network": {
@@ -51,6 +51,8 @@ DETECTORS = {
         "learning_rate_init": 3e-3,
     },
 }
+#: Ensemble candidates: ``SubsampleEnsemble`` parameters.
+ENSEMBLES = {"ensemble 10 x 256 rows": {"n_estimators": 10, "max_samples": 256}}
 BASELINES = ("IForest", "PCA (PyOD)")
 
 #: Transformer candidates: parameters of AutoencoderTransformer.
@@ -91,7 +93,7 @@ def settings_for(args):
         "contaminated": (_anomalies.CONTAMINATIONS, seeds),
         "calibration": seeds,
         "reduction": (REDUCTION_COMPONENTS, seeds),
-        "detectors": tuple(DETECTORS),
+        "detectors": (*DETECTORS, *ENSEMBLES),
         "transformers": tuple(TRANSFORMERS),
     }
 
@@ -99,6 +101,43 @@ def settings_for(args):
 # ----------------------------------------------------------------------
 # Detectors
 # ----------------------------------------------------------------------
+class SubsampleEnsemble:
+    """Default detectors fitted on random subsamples, their scores averaged.
+
+    The ensembles of small autoencoders on subsamples of the literature
+    (RandNet, ROBOD), written with skae's public API: ``n_estimators``
+    detectors with default parameters, each fitted on ``max_samples`` rows
+    drawn without replacement (all rows when there are fewer). The score is
+    the mean of the members' ``score_samples``, and ``offset_`` its
+    ``contamination`` quantile on the training rows, as the detector's.
+    """
+
+    def __init__(self, n_estimators, max_samples, contamination, random_state):
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.contamination = contamination
+        self.random_state = random_state
+
+    def fit(self, X):
+        rng = np.random.RandomState(self.random_state)
+        n_rows = min(self.max_samples, len(X))
+        self.members_ = [
+            AutoencoderOutlierDetector(
+                contamination=self.contamination,
+                random_state=rng.randint(np.iinfo(np.int32).max),
+            ).fit(X[rng.choice(len(X), n_rows, replace=False)])
+            for _ in range(self.n_estimators)
+        ]
+        self.offset_ = np.percentile(self.score_samples(X), 100 * self.contamination)
+        return self
+
+    def score_samples(self, X):
+        return np.mean([member.score_samples(X) for member in self.members_], axis=0)
+
+    def predict(self, X):
+        return np.where(self.score_samples(X) < self.offset_, -1, 1)
+
+
 def make_detector(name, contamination, seed):
     """A fitted-to-be detector and its ``abnormality(X)`` (higher = worse)."""
     if name == "IForest":
@@ -110,6 +149,10 @@ def make_detector(name, contamination, seed):
             contamination=min(max(contamination, 1e-3), 0.5), svd_solver="full"
         )
         return det, det.decision_function, lambda X: det.predict(X) == 1
+    elif name in ENSEMBLES:
+        det = SubsampleEnsemble(
+            contamination=contamination, random_state=seed, **ENSEMBLES[name]
+        )
     else:
         det = AutoencoderOutlierDetector(
             contamination=contamination, random_state=seed, **DETECTORS[name]
@@ -387,7 +430,9 @@ def main(argv=None):
             seconds=progress.elapsed,
             settings={
                 "mode": _common.mode_name(args),
-                "detector candidates": {k: DETECTORS[k] for k in settings["detectors"]},
+                "detector candidates": {
+                    k: {**DETECTORS, **ENSEMBLES}[k] for k in settings["detectors"]
+                },
                 "baselines": list(BASELINES),
                 "transformer candidates": {
                     k: TRANSFORMERS[k] for k in settings["transformers"]
