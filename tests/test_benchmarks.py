@@ -128,3 +128,38 @@ def test_run_py_is_the_one_command(tmp_path):
         assert (tmp_path / name / "meta.json").stat().st_size > 0, name
     with pytest.raises(SystemExit):
         run.main(["--smoke", "--only", "nothing"])
+
+
+def test_bench_defaults_smoke(tmp_path):
+    bench = importlib.import_module("bench_defaults")
+    detectors, transformers = bench.main(["--smoke", "--out", str(tmp_path)])
+
+    _check_meta(tmp_path, "smoke")
+    summary = pd.read_csv(tmp_path / "detector_summary.csv")
+    assert set(summary.candidate) == {"default", "IForest", "PCA (PyOD)"}
+    assert summary["mean of all ROC-AUC suites"].between(0, 1).all()
+    assert detectors.roc_auc.between(0, 1).all()
+    assert (transformers.mse_over_pca > 0).all()
+    assert "## Detector candidates" in (tmp_path / "README.md").read_text()
+
+
+def test_subsample_ensemble_averages_members_fitted_on_subsamples():
+    bench = importlib.import_module("bench_defaults")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    X[:10] += 8.0
+    ensemble = bench.SubsampleEnsemble(
+        n_estimators=3, max_samples=100, contamination=0.05, random_state=0
+    ).fit(X)
+
+    assert len(ensemble.members_) == 3
+    assert all(member.n_features_in_ == 4 for member in ensemble.members_)
+    # Each member learned its scaling from its own 100 rows, not from all 300.
+    centers = [member.center_ for member in ensemble.members_]
+    assert not np.allclose(centers[0], X.mean(axis=0))
+    assert not np.allclose(centers[0], centers[1])
+    members = [member.score_samples(X) for member in ensemble.members_]
+    np.testing.assert_allclose(ensemble.score_samples(X), np.mean(members, axis=0))
+    assert np.mean(ensemble.predict(X) == -1) == pytest.approx(0.05, abs=0.01)
+    scores = ensemble.score_samples(X)
+    assert scores[:10].max() < np.median(scores[10:])
