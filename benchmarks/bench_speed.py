@@ -31,7 +31,7 @@ SETTINGS = {
         "mnist_rows": (10_000, 20_000, 60_000),
         "mnist_epochs": (3, 3, 3),
         "tabular_epochs": 50,
-        "tabular_reps": 21,
+        "tabular_reps": 61,
         "sweep_rows": (1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 60_000),
         "sweep_features": (20, 50, 100, 200, 400, 784, 1600, 3200),
         "sweep_reps": 3,
