@@ -52,7 +52,14 @@ DETECTORS = {
     },
 }
 #: Ensemble candidates: ``SubsampleEnsemble`` parameters.
-ENSEMBLES = {"ensemble 10 x 256 rows": {"n_estimators": 10, "max_samples": 256}}
+ENSEMBLES = {
+    "ensemble 10 x 256 rows": {"n_estimators": 10, "max_samples": 256},
+    "ensemble 10 x 256 rows, feature bagging": {
+        "n_estimators": 10,
+        "max_samples": 256,
+        "feature_bagging": True,
+    },
+}
 BASELINES = ("IForest", "PCA (PyOD)")
 
 #: Transformer candidates: parameters of AutoencoderTransformer.
@@ -107,32 +114,58 @@ class SubsampleEnsemble:
     The ensembles of small autoencoders on subsamples of the literature
     (RandNet, ROBOD), written with skae's public API: ``n_estimators``
     detectors with default parameters, each fitted on ``max_samples`` rows
-    drawn without replacement (all rows when there are fewer). The score is
-    the mean of the members' ``score_samples``, and ``offset_`` its
-    ``contamination`` quantile on the training rows, as the detector's.
+    drawn without replacement (all rows when there are fewer). With
+    ``feature_bagging``, each member also sees its own random subset of the
+    features, of between half and all but one of them (Lazarevic and
+    Kumar's feature bagging). The score is the mean of the members'
+    ``score_samples``, and ``offset_`` its ``contamination`` quantile on the
+    training rows, as the detector's.
     """
 
-    def __init__(self, n_estimators, max_samples, contamination, random_state):
+    def __init__(
+        self,
+        n_estimators,
+        max_samples,
+        contamination,
+        random_state,
+        feature_bagging=False,
+    ):
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.contamination = contamination
         self.random_state = random_state
+        self.feature_bagging = feature_bagging
 
     def fit(self, X):
         rng = np.random.RandomState(self.random_state)
-        n_rows = min(self.max_samples, len(X))
-        self.members_ = [
-            AutoencoderOutlierDetector(
-                contamination=self.contamination,
-                random_state=rng.randint(np.iinfo(np.int32).max),
-            ).fit(X[rng.choice(len(X), n_rows, replace=False)])
-            for _ in range(self.n_estimators)
-        ]
+        n_samples, n_features = X.shape
+        n_rows = min(self.max_samples, n_samples)
+        self.members_, self.estimators_features_ = [], []
+        for _ in range(self.n_estimators):
+            seed = rng.randint(np.iinfo(np.int32).max)
+            rows = rng.choice(n_samples, n_rows, replace=False)
+            features = np.arange(n_features)
+            if self.feature_bagging and n_features > 2:
+                n_kept = rng.randint(n_features // 2, n_features)
+                features = np.sort(rng.choice(n_features, n_kept, replace=False))
+            member = AutoencoderOutlierDetector(
+                contamination=self.contamination, random_state=seed
+            ).fit(X[np.ix_(rows, features)])
+            self.members_.append(member)
+            self.estimators_features_.append(features)
         self.offset_ = np.percentile(self.score_samples(X), 100 * self.contamination)
         return self
 
     def score_samples(self, X):
-        return np.mean([member.score_samples(X) for member in self.members_], axis=0)
+        return np.mean(
+            [
+                member.score_samples(X[:, features])
+                for member, features in zip(
+                    self.members_, self.estimators_features_, strict=True
+                )
+            ],
+            axis=0,
+        )
 
     def predict(self, X):
         return np.where(self.score_samples(X) < self.offset_, -1, 1)

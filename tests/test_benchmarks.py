@@ -163,3 +163,32 @@ def test_subsample_ensemble_averages_members_fitted_on_subsamples():
     assert np.mean(ensemble.predict(X) == -1) == pytest.approx(0.05, abs=0.01)
     scores = ensemble.score_samples(X)
     assert scores[:10].max() < np.median(scores[10:])
+
+
+def test_feature_bagging_fits_each_member_on_its_own_features():
+    bench = importlib.import_module("bench_defaults")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 8))
+    X[:10] += 8.0
+    ensemble = bench.SubsampleEnsemble(
+        n_estimators=4,
+        max_samples=150,
+        contamination=0.05,
+        random_state=0,
+        feature_bagging=True,
+    ).fit(X)
+
+    subsets = ensemble.estimators_features_
+    # Between half and all but one of the 8 features, no feature twice.
+    assert all(4 <= len(features) <= 7 for features in subsets)
+    assert all(len(np.unique(features)) == len(features) for features in subsets)
+    assert len({tuple(features) for features in subsets}) > 1
+    for member, features in zip(ensemble.members_, subsets, strict=True):
+        assert member.n_features_in_ == len(features)
+    members = [
+        member.score_samples(X[:, features])
+        for member, features in zip(ensemble.members_, subsets, strict=True)
+    ]
+    np.testing.assert_allclose(ensemble.score_samples(X), np.mean(members, axis=0))
+    scores = ensemble.score_samples(X)
+    assert scores[:10].max() < np.median(scores[10:])
