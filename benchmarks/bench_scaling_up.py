@@ -364,15 +364,16 @@ def main(argv=None):
             results[part] = run(settings, log)
             if results[part]:
                 pd.DataFrame(results[part]).to_csv(out / f"{part}.csv", index=False)
-    write_readme(results, out, meta)
-    common.write_meta(
-        out,
-        argv,
-        started=meta["started"],
-        git=meta["git"],
-        seconds=log.elapsed,
-        settings={"mode": mode, "threads": args.threads, **settings},
-    )
+        # Still under the thread limit, which meta.json records.
+        write_readme(results, out, meta)
+        common.write_meta(
+            out,
+            argv,
+            started=meta["started"],
+            git=meta["git"],
+            seconds=log.elapsed,
+            settings={"mode": mode, "threads": args.threads, **settings},
+        )
     log(f"wrote {out}")
     return results
 

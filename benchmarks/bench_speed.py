@@ -319,25 +319,29 @@ def main(argv=None):
                 pd.DataFrame(results[part]).to_csv(
                     out / f"{part}.csv", index=False, float_format="%.6g"
                 )
-    meta["load_after"] = tuple(round(x, 2) for x in os.getloadavg())
-    if results.get("sweep"):
-        plot_sweep(results["sweep"], out / "sweep.png")
-    write_readme(results, out, meta)
-    common.write_meta(
-        out,
-        argv,
-        started=meta["started"],
-        git=meta["git"],
-        seconds=log.elapsed,
-        settings={
-            "mode": mode,
-            "threads": args.threads,
-            "parts": list(results),
-            "load_average_before": meta["load_before"],
-            "load_average_after": meta["load_after"],
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
-        },
-    )
+        # Still under the thread limit, which meta.json records.
+        meta["load_after"] = tuple(round(x, 2) for x in os.getloadavg())
+        if results.get("sweep"):
+            plot_sweep(results["sweep"], out / "sweep.png")
+        write_readme(results, out, meta)
+        common.write_meta(
+            out,
+            argv,
+            started=meta["started"],
+            git=meta["git"],
+            seconds=log.elapsed,
+            settings={
+                "mode": mode,
+                "threads": args.threads,
+                "parts": list(results),
+                "load_average_before": meta["load_before"],
+                "load_average_after": meta["load_after"],
+                **{
+                    k: list(v) if isinstance(v, tuple) else v
+                    for k, v in settings.items()
+                },
+            },
+        )
     log(f"wrote {out}")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 pd = pytest.importorskip("pandas")
 pytest.importorskip("matplotlib")
@@ -86,8 +87,16 @@ def test_bench_outliers_smoke(tmp_path):
 
 def test_bench_scaling_up_smoke(tmp_path):
     bench = importlib.import_module("bench_scaling_up")
-    results = bench.main(["--smoke", "--out", str(tmp_path)])
-    _check_meta(tmp_path, "smoke")
+    # Outside the benchmark torch has two threads: meta.json must record the
+    # one the run was limited to.
+    torch.set_num_threads(2)
+    try:
+        results = bench.main(["--smoke", "--out", str(tmp_path)])
+    finally:
+        torch.set_num_threads(1)
+    meta = _check_meta(tmp_path, "smoke")
+    assert meta["settings"]["threads"] == 1
+    assert meta["machine"]["torch_threads"] == 1
     assert (tmp_path / "README.md").stat().st_size > 0
     partial = pd.read_csv(tmp_path / "partial_fit.csv")
     assert list(partial["method"]) == ["fit", "partial_fit, 2 blocks"]
