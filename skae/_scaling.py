@@ -190,7 +190,9 @@ def _ranges_and_sums(X):
     low = np.full(n_features, np.inf)
     high = np.full(n_features, -np.inf)
     total = np.zeros(n_features)
-    with np.errstate(over="ignore"):
+    # Sums past the float64 limit become inf, or NaN where both signs
+    # overflow: _mean_and_std then sums the values scaled down instead.
+    with np.errstate(over="ignore", invalid="ignore"):
         for block in blocks(X):
             np.minimum(low, block.min(axis=0), out=low)
             np.maximum(high, block.max(axis=0), out=high)
