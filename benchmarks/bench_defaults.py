@@ -40,6 +40,7 @@ NAME = "defaults"
 #: Detector candidates: parameters of AutoencoderOutlierDetector.
 DETECTORS = {
     "default": {},
+    "reconstruction only (previous default)": {"density_components": None},
     "lr 1e-3 (previous default)": {"learning_rate_init": 1e-3},
     "200 epochs": {"max_iter": 200},
     "wider branches": {"hidden_layer_sizes": (128, 64)},
