@@ -40,8 +40,11 @@ NAME = "defaults"
 #: Detector candidates: parameters of AutoencoderOutlierDetector.
 DETECTORS = {
     "default": {},
-    "reconstruction only (previous default)": {"density_components": None},
-    "lr 1e-3 (previous default)": {"learning_rate_init": 1e-3},
+    "previous default (reconstruction only, lr 3e-3)": {
+        "density_components": None,
+        "learning_rate_init": 3e-3,
+    },
+    "lr 3e-3": {"learning_rate_init": 3e-3},
     "200 epochs": {"max_iter": 200},
     "wider branches": {"hidden_layer_sizes": (128, 64)},
     "mlp network": {

@@ -141,8 +141,8 @@ METHOD_LABELS = {
 def _candidate_label(method):
     """Describe a candidate default such as ``"skae n//2"``."""
     rules = {
-        "skae n//4": "max(1, n_features // 4), the default",
-        "skae n//2": "max(1, n_features // 2)",
+        "skae n//4": "max(1, n_features // 4)",
+        "skae n//2": "max(1, n_features // 2), the default",
         "skae sqrt(n)": "max(1, round(sqrt(n_features)))",
         "skae 2": "2",
     }

@@ -199,6 +199,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         n_components=None,
         max_iter=50,
         batch_size=64,
+        learning_rate_init=1e-3,
         contamination="auto",
         density_components=8,
     )

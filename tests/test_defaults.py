@@ -1,7 +1,8 @@
 """What the defaults promise, on small cases that run in seconds.
 
 - The detector ranks outliers planted in its own training data first,
-  scattered or in a small cluster.
+  scattered or in a small cluster, also a cluster that the network rebuilds
+  well (the code density finds it).
 - Its threshold holds on new data: new inliers are flagged at about the
   rate ``contamination`` says, not at several times it.
 - The transformer's held-out reconstruction error is never above PCA's at the
@@ -48,6 +49,32 @@ def test_outliers_in_the_training_data_are_ranked_first(kind, seed):
     # The threshold falls between them: the planted outliers are predicted
     # as such.
     assert np.mean(detector.predict(X)[y == 1] == -1) >= 0.9
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_cluster_rebuilt_well_is_found_by_its_code(seed):
+    # 25 outliers in a tight cluster 4 standard deviations out along the
+    # inliers' main axis: on the plane the network rebuilds, so their
+    # reconstruction error is small, but their codes lie where training
+    # codes are rare.
+    rng = np.random.RandomState(seed)
+    mixing = rng.normal(size=(10, 10))
+    mixing[:, :3] *= 3.0
+    inliers = rng.normal(size=(500, 10)) @ mixing
+    variances, axes = np.linalg.eigh(np.cov(inliers.T))
+    centre = 4 * np.sqrt(variances[-1]) * axes[:, -1]
+    X = np.vstack([inliers, centre + 0.3 * rng.normal(size=(25, 10))])
+    y = np.r_[np.zeros(500), np.ones(25)]
+    auc = {}
+    for density_components in (8, None):
+        detector = AutoencoderOutlierDetector(
+            contamination=25 / 525,
+            density_components=density_components,
+            random_state=seed,
+        )
+        auc[density_components] = roc_auc_score(y, -detector.fit(X).score_samples(X))
+    assert auc[8] >= 0.93
+    assert auc[None] <= 0.9
 
 
 def _breast_cancer(seed):
