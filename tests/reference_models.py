@@ -88,7 +88,7 @@ MODELS = {
     ),
     "detector": (
         AutoencoderOutlierDetector,
-        {"hidden_layer_sizes": (8,), "contamination": 0.1},
+        {"hidden_layer_sizes": (8,), "contamination": 0.1, "density_components": None},
         np.float64,
     ),
     "detector_sgd": (
@@ -96,6 +96,7 @@ MODELS = {
         {
             "hidden_layer_sizes": (8, 4),
             "contamination": 0.1,
+            "density_components": None,
             "optimizer": "sgd",
             "learning_rate_init": 1e-2,
             "weight_decay": 1e-3,
