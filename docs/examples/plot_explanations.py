@@ -3,10 +3,11 @@
 Why is this an outlier? Per-feature errors
 =============================================
 
-An autoencoder explains its own outlier scores: the score of a sample is
-minus its reconstruction error averaged over features, and
+An autoencoder explains its own outlier scores: most of the score of a
+sample is minus its reconstruction error averaged over features, and
 :meth:`~skae.AutoencoderOutlierDetector.feature_errors` returns that error
-feature by feature. The features a sample's row is large in are those the
+feature by feature (the rest, how unlikely the sample's code is, belongs to no
+feature). The features a sample's row is large in are those the
 model could not rebuild from what it learned of normal data: the features
 that make the sample an outlier.
 
@@ -45,13 +46,15 @@ print(
 # The most abnormal tumours, feature by feature
 # ---------------------------------------------
 # ``feature_errors`` keeps the feature names of the DataFrame it is given.
-# Each row averages to minus the tumour's score, so the rows of the ten most
-# abnormal tumours, shown as shares of their total, say where each one's
-# error comes from.
+# Each row averages to the tumour's reconstruction term; minus the score adds
+# the code term. The rows of the ten most abnormal tumours, shown as shares of
+# their total, say where each one's reconstruction error comes from.
 errors = detector.feature_errors(X)
-np.testing.assert_allclose(errors.mean(axis=1), -scores, rtol=1e-12)
-
+code_term = -scores - errors.mean(axis=1).to_numpy()
 top = np.argsort(scores)[:10]
+share = np.median(code_term[top] / -scores[top])
+print(f"Code term in minus the score of the 10 most abnormal: {share:.0%} (median)")
+
 shares = errors.iloc[top].div(errors.iloc[top].sum(axis=1), axis=0)
 labels = [
     f"#{rank + 1} ({'malignant' if malignant[i] else 'benign'})"
