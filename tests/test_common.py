@@ -2,6 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skae import AutoencoderOutlierDetector
 from tests.conftest import ESTIMATORS, FAST, VARIANTS
 
 
@@ -9,6 +10,10 @@ def _estimators():
     for params in VARIANTS.values():
         for Estimator in ESTIMATORS:
             yield Estimator(**FAST, **params)
+    # The detector's score without its code term.
+    yield AutoencoderOutlierDetector(
+        **FAST, hidden_layer_sizes=(8,), density_components=None
+    )
 
 
 @parametrize_with_checks(list(_estimators()))

@@ -75,6 +75,17 @@ def test_invalid_contamination(X, contamination):
         AutoencoderOutlierDetector(**FAST, contamination=contamination).fit(X)
 
 
+@pytest.mark.parametrize("density_components", [0, -1, 2.5, "auto"])
+def test_invalid_density_components(X, density_components):
+    with pytest.raises(InvalidParameterError, match="density_components"):
+        AutoencoderOutlierDetector(**FAST, density_components=density_components).fit(X)
+
+
+def test_density_components_is_the_detectors_only(X):
+    with pytest.raises(TypeError, match="density_components"):
+        AutoencoderTransformer(density_components=8)
+
+
 @pytest.mark.parametrize(
     "params, message",
     [
