@@ -4,8 +4,9 @@ Outlier scores on a real dataset
 =========================================
 
 :class:`~skae.AutoencoderOutlierDetector` learns to reconstruct the training
-data; samples it reconstructs badly get low scores. The score is minus the
-reconstruction error, so, as with scikit-learn's
+data; samples it reconstructs badly, or whose codes lie where the training
+codes are rare, get low scores. The score is minus the sum of the
+reconstruction error and the code's unlikeliness, so, as with scikit-learn's
 :class:`~sklearn.ensemble.IsolationForest`, higher means more normal,
 ``offset_`` is the threshold below which
 :meth:`~skae.AutoencoderOutlierDetector.predict` says -1 (outlier), and
@@ -116,10 +117,10 @@ for name, (X, y) in datasets.items():
 # ---------------------
 # Each panel shows the held-out scores of the normal samples and of the
 # outliers, with the detector's threshold ``offset_``: everything left of the
-# dashed line is predicted as an outlier. The autoencoder's score is minus a
-# mean squared error, so it is drawn on a log scale (of the error, with the
-# axis reversed so that more normal is to the right in both columns);
-# IsolationForest's scores lie between -1 and 0.
+# dashed line is predicted as an outlier. The autoencoder's scores of outliers
+# reach far below the threshold, so its ``decision_function`` (score minus
+# ``offset_``) is drawn through ``arcsinh``: linear near the threshold at 0,
+# logarithmic far from it. IsolationForest's scores lie between -1 and 0.
 fig, axes = plt.subplots(
     len(results), 2, figsize=(11, 4.2 * len(results)), squeeze=False
 )
@@ -128,12 +129,8 @@ for row, (name, (y_test, by_detector)) in zip(axes, results.items(), strict=True
         row, by_detector.items(), strict=True
     ):
         if label == "autoencoder":
-            values, threshold = np.log10(-scores), np.log10(-offset)
-            ax.set_xlabel(
-                "log10 reconstruction error (-score_samples), reversed axis:\n"
-                "larger errors to the left, more normal to the right"
-            )
-            ax.invert_xaxis()
+            values, threshold = np.arcsinh(scores - offset), 0.0
+            ax.set_xlabel("arcsinh(score_samples - offset_)\nmore normal to the right")
         else:
             values, threshold = scores, offset
             ax.set_xlabel("score_samples\nmore normal to the right")
