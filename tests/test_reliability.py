@@ -50,6 +50,31 @@ def test_concurrent_float64_calls_leave_the_model_intact():
     assert est.transform(X.astype(np.float32)).dtype == np.float32
 
 
+def test_concurrent_detector_scores_are_those_of_one_call():
+    # The score's code term builds its tensors per call; calls in several
+    # threads, in both precisions, must not see each other's.
+    X = np.random.RandomState(0).normal(size=(2000, 16))
+    det = AutoencoderOutlierDetector(max_iter=3, random_state=0).fit(X)
+    inputs = [X, X.astype(np.float32)]
+    expected = [det.score_samples(x) for x in inputs]
+    results, errors = [], []
+
+    def work(k):
+        try:
+            results.extend((k, det.score_samples(inputs[k])) for _ in range(5))
+        except Exception as exc:  # recorded, then asserted empty
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k % 2,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(results) == 20
+    for k, result in results:
+        np.testing.assert_array_equal(result, expected[k])
+
+
 def test_float64_results_follow_the_model_when_it_changes_in_place(gaussian):
     # float64 calls run a cached float64 copy of the network; it must never
     # lag behind the network, which optimizer steps change in place without
