@@ -1,37 +1,34 @@
 """Parameters, validation and fitting shared by skae's estimators."""
 
-import functools
+import copy
 import inspect
-import math
-from contextlib import contextmanager
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
     validate_params,
 )
-from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import ProgressBar
-from skorch.helper import predefined_split
 
 from skae import _docs
-from skae._blocks import block_rows, check_finite, is_mapped, take_rows
+from skae._blocks import check_finite, is_mapped
+from skae._building import OPTIMIZERS, build_net, device_name, resolve_device
+from skae._callbacks import NonFiniteLossError
+from skae._data import rows_on_device, split_rows
 from skae._inference import (
     NonFiniteOutputError,
     activation_values_per_row,
-    as_tensor,
     predict,
 )
-from skae._losses import AutoencoderLoss, feature_errors, output_to_data, row_means
-from skae._modules import ACTIVATIONS, Autoencoder, ResidualAutoencoder
+from skae._losses import feature_errors, output_to_data, row_means
+from skae._modules import ACTIVATIONS, ResidualAutoencoder
+from skae._net import run_training
 from skae._network import (
     ARCHITECTURES,
     check_protocol,
@@ -39,35 +36,18 @@ from skae._network import (
     principal_axes,
 )
 from skae._scaling import FeatureScaling
-from skae._training import (
-    AutoencoderNet,
-    EarlyStopping,
-    EpochLog,
-    NonFiniteLossError,
-    ScaledRows,
-    StopOnNonFiniteLoss,
-    TensorBatches,
+from skae._utils import (
+    Count,
+    check_random_state,
+    is_dataframe,
+    pandas_output_configured,
     restore_on_failure,
-    train,
 )
 
-
-class _Count(Interval):
-    """An interval of integers that, unlike ``Interval(Integral, ...)``,
-    rejects booleans: ``True`` is not a number of epochs or of components."""
-
-    def __init__(self, left):
-        super().__init__(Integral, left, None, closed="left")
-
-    def is_satisfied_by(self, val):
-        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
-
-
-_OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-}
+# Private names other modules of skae import.
+_Count = Count
+_check_random_state = check_random_state
+_restore_on_failure = restore_on_failure
 
 
 class _BaseAutoencoder(BaseEstimator):
@@ -97,7 +77,7 @@ class _BaseAutoencoder(BaseEstimator):
         "max_iter": [_Count(1)],
         "batch_size": [_Count(1)],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "optimizer": [StrOptions(set(_OPTIMIZERS))],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -105,6 +85,7 @@ class _BaseAutoencoder(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
         "accelerator": [None, HasMethods(["prepare", "backward", "unwrap_model"])],
+        "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -136,6 +117,7 @@ class _BaseAutoencoder(BaseEstimator):
         tol=1e-4,
         device="cpu",
         accelerator=None,
+        callbacks=None,
         random_state=None,
         verbose=0,
     ):
@@ -163,14 +145,22 @@ class _BaseAutoencoder(BaseEstimator):
         self.tol = tol
         self.device = device
         self.accelerator = accelerator
+        self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------
     # Fitting
     # ------------------------------------------------------------------
-    def _fit(self, X):
+    def _fit(self, X, incremental=False):
         """Fit scaling and network on validated ``X``; set fitted attributes.
+
+        ``fit`` builds a new net and trains it for up to ``max_iter`` epochs;
+        ``partial_fit`` (``incremental=True``) builds one on its first call
+        and trains it for one pass on each call. The seeds of ``partial_fit``
+        passes come from a stream that starts at ``random_state`` with the
+        first pass after a ``fit`` (or none): a pass that fails draws nothing
+        from it.
 
         Returns
         -------
@@ -178,24 +168,87 @@ class _BaseAutoencoder(BaseEstimator):
             The sorted indices of the rows held out for early stopping,
             which the network did not train on; ``None`` without.
         """
-        random_state = _check_random_state(self.random_state)
-        accelerator = self.accelerator
-        if accelerator is not None and accelerator.num_processes > 1:
-            from skae._distributed import shared_fit_setup
-
-            random_state = shared_fit_setup(
-                accelerator, X, random_state, self.random_state is not None
+        first_pass = not (incremental and hasattr(self, "net_"))
+        if incremental:
+            stream = getattr(self, "_partial_fit_rng", None)
+            random_state = (
+                check_random_state(self.random_state)
+                if stream is None
+                else copy.deepcopy(stream)
             )
-        net, scaling, train_rows, seed, start = self._start(
-            X, random_state, validation=self.early_stopping
-        )
-        net = self._run(net, train_rows, seed=seed, start=start)
-        self._finish(net, scaling, X)
-        if train_rows.rows is None:
-            return None
-        trained = np.zeros(len(X), dtype=bool)
-        trained[train_rows.rows.cpu().numpy()] = True
-        return np.flatnonzero(~trained)
+        else:
+            random_state = check_random_state(self.random_state)
+            accelerator = self.accelerator
+            if accelerator is not None and accelerator.num_processes > 1:
+                from skae._distributed import shared_fit_setup
+
+                random_state = shared_fit_setup(
+                    accelerator, X, random_state, self.random_state is not None
+                )
+        index_valid = None
+        start = None
+        if first_pass:
+            n_samples, n_features = X.shape
+            n_components = self._resolve_n_components(n_features)
+            network, network_kwargs = self._network(n_features, n_components)
+            device = (
+                resolve_device(self.device)
+                if self.accelerator is None
+                else self.accelerator.device
+            )
+            scaling = FeatureScaling.fit(
+                X, self._scaling_method(), clip=self.loss == "bce"
+            )
+            if self.loss == "bce":
+                scaling.check_unit_interval(X, scaling_name=self.scaling)
+            if network is ResidualAutoencoder and self.loss == "mse":
+                # PCA's solution is the start; with "bce" the output is a
+                # logit, which PCA's reconstruction is not.
+                mean, components = principal_axes(X, scaling, n_components)
+
+                def start(module):
+                    module.network.start_at(mean, components)
+
+            seed = random_state.randint(np.iinfo(np.int32).max)
+            index_train = None
+            if self.early_stopping and not incremental:
+                index_train, index_valid = split_rows(
+                    n_samples, self.validation_fraction, random_state
+                )
+            train_rows, valid_rows = rows_on_device(
+                X, device, scaling, index_train, index_valid
+            )
+            net = build_net(
+                self,
+                network,
+                network_kwargs,
+                device,
+                valid_rows,
+                from_start=start is not None,
+                incremental=incremental,
+            )
+        else:
+            net, scaling = self.net_, self._feature_scaling()
+            seed = random_state.randint(np.iinfo(np.int32).max)
+            train_rows, _ = rows_on_device(X, net.device, scaling, None, None)
+        try:
+            run_training(net, train_rows, seed=seed, initialize=first_pass, start=start)
+        except NonFiniteLossError as exc:
+            raise self._diverged(f"the {self.loss} loss became {exc.loss}") from None
+        # The validation split holds the training data: drop it so that the
+        # fitted estimator, and its pickle, keep the model only.
+        net.set_params(train_split=None)
+        if self.accelerator is not None:
+            # A plain AutoencoderNet, on the device it was trained on: it
+            # pickles and predicts without accelerate.
+            net = net.detach(device_name(self.accelerator.device))
+        self._set_fitted_attributes(net, scaling, X)
+        if incremental:
+            self._partial_fit_rng = random_state
+        else:
+            # The next partial_fit starts a new stream, as after no fit.
+            vars(self).pop("_partial_fit_rng", None)
+        return None if index_valid is None else np.sort(index_valid)
 
     @available_if(lambda estimator: _check_partial_fit(estimator))
     @_fit_context(prefer_skip_nested_validation=True)
@@ -226,131 +279,12 @@ class _BaseAutoencoder(BaseEstimator):
 
         {returns_partial}
         """
-        with _restore_on_failure(self):
-            self._partial_fit(self._validate_partial(X))
+        with restore_on_failure(self):
+            X = self._check_data(X, reset=not hasattr(self, "net_"))
+            self._fit(X, incremental=True)
         return self
 
-    def _validate_partial(self, X):
-        first_call = not hasattr(self, "net_")
-        return self._check_data(X, reset=first_call)
-
-    def _partial_fit(self, X):
-        """One pass over the rows of validated ``X``, continuing training."""
-        if not hasattr(self, "net_"):
-            self._partial_fit_rng = _check_random_state(self.random_state)
-            net, scaling, rows, seed, start = self._start(
-                X, self._partial_fit_rng, validation=False
-            )
-            net = self._run(net, rows, seed=seed, epochs=1, start=start)
-            self._finish(net, scaling, X)
-            return
-        net, scaling = self.net_, self._feature_scaling()
-        if not hasattr(self, "_partial_fit_rng"):
-            self._partial_fit_rng = _check_random_state(self.random_state)
-        seed = self._partial_fit_rng.randint(np.iinfo(np.int32).max)
-        rows = ScaledRows(
-            as_tensor(np.ascontiguousarray(X)).to(net.device),
-            None,
-            None if scaling.is_identity else scaling,
-        )
-        with restore_on_failure(net):
-            self._run(net, rows, seed=seed, epochs=1, initialize=False)
-        self._finish(net, scaling, X)
-
-    def _start(self, X, random_state, *, validation):
-        """Check parameters, fit the scaling, split the rows, build the net.
-
-        Returns
-        -------
-        net : AutoencoderNet
-            Not initialized; its ``train_split`` holds the validation rows.
-        scaling : FeatureScaling
-        train_rows : ScaledRows
-        seed : int
-            The seed of training, drawn from ``random_state`` before the
-            validation split.
-        start : callable or None
-            Sets the starting weights of the initialized module: PCA's
-            projection of all rows of ``X`` for ``architecture="residual"``
-            with ``loss="mse"`` (with ``"bce"`` the output is a logit, which
-            PCA's reconstruction is not).
-        """
-        n_samples, n_features = X.shape
-        n_components = self._resolve_n_components(n_features)
-        network, network_kwargs = self._network(n_features, n_components)
-        accelerator = self.accelerator
-        if accelerator is None:
-            device = _resolve_device(self.device)
-        else:
-            device = accelerator.device
-        scaling = FeatureScaling.fit(X, self._scaling_method(), clip=self.loss == "bce")
-        if self.loss == "bce":
-            scaling.check_unit_interval(X, scaling_name=self.scaling)
-        start = None
-        if network is ResidualAutoencoder and self.loss == "mse":
-            mean, components = principal_axes(X, scaling, n_components)
-
-            def start(module):
-                module.network.start_at(mean, components)
-
-        seed = random_state.randint(np.iinfo(np.int32).max)
-        index_train, index_valid = (
-            self._split(n_samples, random_state) if validation else (None, None)
-        )
-
-        # The data as given, on the device, and two sets of its rows that
-        # scale each batch as they read it: no scaled copy of X is made.
-        X = np.ascontiguousarray(X)
-        X_data = as_tensor(X).to(device)
-        array = X if X_data.device.type == "cpu" else None
-        batch_scaling = None if scaling.is_identity else scaling
-
-        def rows(index):
-            if index is not None:
-                index = torch.from_numpy(index).to(device)
-            return ScaledRows(X_data, index, batch_scaling, array=array)
-
-        if index_valid is None:
-            valid_rows = None
-        elif len(X) <= block_rows(X, temporaries=0):
-            valid_rows = rows(index_valid)
-        else:
-            # Larger than a block of working_memory: the validation rows,
-            # read at every epoch, are gathered once (in their order); the
-            # training epochs go block by block.
-            valid = as_tensor(take_rows(X, np.sort(index_valid)))
-            valid_rows = ScaledRows(valid.to(device), None, batch_scaling)
-        net = self._build_net(
-            network, network_kwargs, device, valid_rows, from_start=start is not None
-        )
-        return net, scaling, rows(index_train), seed, start
-
-    def _run(self, net, train_rows, *, seed, epochs=None, initialize=True, start=None):
-        """Train ``net``; a diverging loss becomes a ``ValueError``.
-
-        Returns the trained net: ``net``, or for a net trained through an
-        accelerator, a plain ``AutoencoderNet`` made from it."""
-        try:
-            train(
-                net,
-                train_rows,
-                seed=seed,
-                epochs=epochs,
-                initialize=initialize,
-                start=start,
-            )
-        except NonFiniteLossError as exc:
-            raise self._diverged(f"the {self.loss} loss became {exc.loss}") from None
-        # The validation split holds the training data: drop it so that the
-        # fitted estimator, and its pickle, keep the model only.
-        net.set_params(train_split=None)
-        if self.accelerator is not None:
-            # A plain AutoencoderNet, on the device it was trained on: it
-            # pickles and predicts without accelerate.
-            net = net.detach(_device_name(self.accelerator.device))
-        return net
-
-    def _finish(self, net, scaling, X):
+    def _set_fitted_attributes(self, net, scaling, X):
         """Set the fitted attributes from a trained net; check its outputs."""
         history = net.history
         self.net_ = net
@@ -364,11 +298,15 @@ class _BaseAutoencoder(BaseEstimator):
         self.best_loss_ = float(np.min(self.loss_curve_))
         if "valid_loss" in history[-1]:
             self.validation_scores_ = [-loss for loss in history[:, "valid_loss"]]
-            self.best_validation_score_ = float(np.max(self.validation_scores_))
-            stopping = dict(getattr(net, "callbacks_", [])).get("early_stopping")
-            if getattr(stopping, "best_epoch_", None) == 0:
-                # No epoch improved on the starting weights, which were kept.
+            # The score of the weights kept: early stopping's best epoch, or
+            # the start (epoch 0) when no epoch improved on it.
+            stopping = dict(net.callbacks_)["early_stopping"]
+            if stopping.best_epoch_ == 0:
                 self.best_validation_score_ = -stopping.best_loss_
+            else:
+                self.best_validation_score_ = float(
+                    self.validation_scores_[stopping.best_epoch_ - 1]
+                )
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
@@ -429,96 +367,6 @@ class _BaseAutoencoder(BaseEstimator):
         if self.scaling == "auto":
             return "minmax" if self.loss == "bce" else self._auto_scaling
         return self.scaling
-
-    def _split(self, n_samples, random_state):
-        """Training and validation rows (``None`` for all rows, or none)."""
-        if not self.early_stopping:
-            return None, None
-        n_valid = math.ceil(self.validation_fraction * n_samples)
-        if n_samples - n_valid < 1:
-            raise ValueError(
-                f"early_stopping=True holds out validation_fraction="
-                f"{self.validation_fraction} of the data, which leaves no "
-                f"training sample out of n_samples={n_samples}. Use more "
-                "samples, a smaller validation_fraction, or "
-                "early_stopping=False."
-            )
-        order = random_state.permutation(n_samples)
-        return order[n_valid:], order[:n_valid]
-
-    def _build_net(self, network, network_kwargs, device, valid, from_start=False):
-        monitor = "valid_loss" if self.early_stopping else "train_loss"
-        accelerator = self.accelerator
-        net_class, net_kwargs, sink = AutoencoderNet, {"device": device}, print
-        if accelerator is not None:
-            from skae._distributed import AcceleratedAutoencoderNet, print_if
-
-            if accelerator.gradient_accumulation_steps != 1:
-                # accumulate() ends a cycle at the end of a DataLoader that
-                # accelerate prepared; skae's batches are not one.
-                raise ValueError(
-                    "skae does not support gradient accumulation; got an "
-                    "Accelerator with gradient_accumulation_steps="
-                    f"{accelerator.gradient_accumulation_steps}."
-                )
-            # accelerate places the module (device=None, as AccelerateMixin
-            # asks); only the main process prints.
-            net_class = AcceleratedAutoencoderNet
-            net_kwargs = {"device": None, "accelerator": accelerator}
-            sink = functools.partial(print_if, accelerator.is_main_process)
-        callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
-        if self.verbose >= 2 and (accelerator is None or accelerator.is_main_process):
-            # Before the epoch's line, so that the bar is closed when it prints.
-            callbacks.append(("progress_bar", ProgressBar()))
-        if self.verbose:
-            callbacks.append(("epoch_log", EpochLog(monitor, sink=sink)))
-        callbacks.append(
-            (
-                "early_stopping",
-                EarlyStopping(
-                    monitor=monitor,
-                    patience=self.n_iter_no_change,
-                    tol=self.tol,
-                    load_best=self.early_stopping,
-                    sink=sink,
-                    # The starting weights compete when they are a solution
-                    # (PCA's) and validation rows judge.
-                    from_start=from_start and self.early_stopping,
-                ),
-            )
-        )
-        optimizer_kwargs = {"weight_decay": self.weight_decay}
-        if self.optimizer == "sgd":
-            optimizer_kwargs["momentum"] = 0.9
-        else:
-            # One fused kernel per step instead of about ten operations per
-            # parameter tensor: 10-25% of a CPU fit of a small network.
-            optimizer_kwargs["fused"] = True
-        train_split = None if valid is None else predefined_split(valid)
-        return net_class(
-            module=Autoencoder,
-            module__network=network,
-            module__network_kwargs=network_kwargs,
-            module__variational=self.variational,
-            module__noise=self.noise,
-            module__noise_type=self.noise_type,
-            criterion=AutoencoderLoss,
-            criterion__loss=self.loss,
-            criterion__sparsity=self.sparsity,
-            criterion__beta=self.beta,
-            optimizer=_OPTIMIZERS[self.optimizer],
-            lr=self.learning_rate_init,
-            **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
-            max_epochs=self.max_iter,
-            batch_size=self.batch_size,
-            iterator_train=TensorBatches,
-            iterator_train__shuffle=True,
-            iterator_valid=TensorBatches,
-            train_split=train_split,
-            callbacks=callbacks,
-            verbose=int(self.verbose),
-            **net_kwargs,
-        )
 
     def _diverged(self, what):
         """The error for a training run whose loss or outputs are not finite."""
@@ -622,14 +470,14 @@ class _BaseAutoencoder(BaseEstimator):
         {returns_feature_errors}
         """
         errors = self._feature_errors(self._validate_X(X))
-        if not (_is_dataframe(X) or _pandas_output_configured(self)):
+        if not (is_dataframe(X) or pandas_output_configured(self)):
             return errors
         import pandas as pd
 
         columns = getattr(self, "feature_names_in_", None)
         if columns is None:
             columns = [f"x{i}" for i in range(self.n_features_in_)]
-        index = X.index if _is_dataframe(X) else None
+        index = X.index if is_dataframe(X) else None
         return pd.DataFrame(errors, columns=list(columns), index=index)
 
     def _validate_X(self, X):
@@ -669,7 +517,7 @@ class _BaseAutoencoder(BaseEstimator):
     @available_if(lambda estimator: estimator.variational)
     @validate_params(
         {
-            "n_samples": [Interval(Integral, 1, None, closed="left")],
+            "n_samples": [Count(1)],
             "random_state": ["random_state"],
         },
         prefer_skip_nested_validation=True,
@@ -697,7 +545,7 @@ class _BaseAutoencoder(BaseEstimator):
         """
         check_is_fitted(self)
         generator = torch.Generator().manual_seed(
-            int(_check_random_state(random_state).randint(np.iinfo(np.int32).max))
+            int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
         )
         Z = torch.randn(n_samples, self.n_components_, generator=generator).numpy()
         return self._decode(Z.astype(self._training_dtype))
@@ -760,64 +608,6 @@ def _init_with(base_init, **defaults):
 
     __init__.__signature__ = signature
     return __init__
-
-
-@contextmanager
-def _restore_on_failure(estimator):
-    """Leave ``estimator`` as it was if the block raises, Ctrl-C included.
-
-    A fit that fails or is interrupted must not leave a mix of old and new
-    fitted attributes behind: the attributes fitted before (if any) are put
-    back and those set by the failed fit are removed.
-    """
-    before = dict(vars(estimator))
-    try:
-        yield
-    except BaseException:
-        vars(estimator).clear()
-        vars(estimator).update(before)
-        raise
-
-
-def _resolve_device(device):
-    """Map the ``device`` parameter to a torch device name, or raise."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            "device='cuda' was requested but CUDA is not available: this torch "
-            f"build ({torch.__version__}) sees no GPU. Use device='cpu', or "
-            "device='auto' to use a GPU only when there is one."
-        )
-    return device
-
-
-def _device_name(device):
-    """``"cpu"`` or ``"cuda"`` for the device a net was trained on, as the
-    ``device`` of a net trained in one process: accelerate makes each
-    process's GPU its current device."""
-    return torch.device(device).type
-
-
-def _check_random_state(random_state):
-    """Like ``check_random_state``, but ``None`` never touches the global RNG.
-
-    scikit-learn maps ``None`` to numpy's global ``RandomState`` and draws
-    from it; here ``None`` means a generator seeded from fresh OS entropy, so
-    fitting leaves the caller's global random state exactly as it was.
-    """
-    if random_state is None:
-        return np.random.RandomState(np.random.SeedSequence().generate_state(1))
-    return check_random_state(random_state)
-
-
-def _is_dataframe(X):
-    return hasattr(X, "columns") and hasattr(X, "iloc")
-
-
-def _pandas_output_configured(estimator):
-    """Whether ``set_output`` or scikit-learn's config asks for pandas."""
-    return _get_output_config("transform", estimator)["dense"] == "pandas"
 
 
 def _check_partial_fit(estimator):

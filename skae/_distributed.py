@@ -21,7 +21,9 @@ import math
 import torch
 from skorch.hf import AccelerateMixin
 
-from skae._training import AutoencoderNet, EpochLoss, TensorBatches
+from skae._callbacks import EpochLoss
+from skae._data import TensorBatches
+from skae._net import AutoencoderNet
 
 
 class ShardedTensorBatches(TensorBatches):

@@ -179,6 +179,16 @@ with the same model, which pickles and predicts without accelerate.
 ``device`` is then ignored: the accelerator places the network. The
 accelerator is not pickled. ``None`` trains in this process only.""",
     ),
+    "callbacks": (
+        "list of skorch callbacks or None",
+        """\
+skorch callbacks (instances, or ``(name, callback)`` pairs) that the
+net runs during training, after skae's own: for example an
+:class:`~skorch.callbacks.LRScheduler`, a
+:class:`~skorch.callbacks.Checkpoint` or
+:class:`~skorch.callbacks.GradientNormClipping`. Each fit uses copies, so
+the estimator's parameters do not change.""",
+    ),
     "random_state": (
         "int, RandomState instance or None",
         """\

@@ -254,8 +254,8 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         {returns_partial}
         """
         with _restore_on_failure(self):
-            X = self._validate_partial(X)
-            self._partial_fit(X)
+            X = self._check_data(X, reset=not hasattr(self, "net_"))
+            self._fit(X, incremental=True)
             self._fit_score_scales(_reference_rows(X, None))
             self._fit_code_density(_reference_rows(X, None))
             self._set_offset(X)

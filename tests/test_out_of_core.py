@@ -127,7 +127,7 @@ def test_fit_and_predict_keep_the_memmap_out_of_memory(
         release(X, start, stop)
 
     monkeypatch.setattr(_blocks, "release", recording_release)
-    for module in ("skae._training", "skae._inference"):
+    for module in ("skae._data", "skae._inference"):
         monkeypatch.setattr(f"{module}.release", recording_release)
     with sklearn.config_context(working_memory=1):
         est = Estimator(n_components=3, max_iter=2, random_state=0).fit(memmap)

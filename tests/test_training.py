@@ -14,11 +14,13 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from skae import AutoencoderOutlierDetector, AutoencoderTransformer, _base
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer, _building, _data
 from skae._losses import AutoencoderLoss
 from skae._modules import Autoencoder, MLPAutoencoder
 from skae._scaling import FeatureScaling
-from skae._training import AutoencoderNet, EpochLoss, ScaledRows, TensorBatches
+from skae._callbacks import EpochLoss
+from skae._data import ScaledRows, TensorBatches
+from skae._net import AutoencoderNet
 
 
 class SkorchNet(AutoencoderNet):
@@ -40,7 +42,7 @@ def _fit_both(Estimator, X, monkeypatch, **params):
     params = {"n_components": 2, "max_iter": 6, "batch_size": 32, **params}
     ours = Estimator(**params, random_state=0).fit(X)
     with monkeypatch.context() as patch:
-        patch.setattr(_base, "AutoencoderNet", SkorchNet)
+        patch.setattr(_building, "AutoencoderNet", SkorchNet)
         theirs = Estimator(**params, random_state=0).fit(X)
     assert type(theirs.net_) is SkorchNet
     return ours, theirs
@@ -215,7 +217,7 @@ def test_fit_reads_the_data_without_copying_or_changing_it(
             read_from.append(data)
             super().__init__(data, *args, **kwargs)
 
-    monkeypatch.setattr(_base, "ScaledRows", RecordingRows)
+    monkeypatch.setattr(_data, "ScaledRows", RecordingRows)
     X_given = low_rank_X.astype(dtype)
     X_before = X_given.copy()
     AutoencoderTransformer(

@@ -309,7 +309,7 @@ def test_autoencoder_transformer_verbose_2_shows_batches(digits, capsys):
 def test_epoch_log_colours_only_a_terminal():
     from skorch.history import History
 
-    from skae._training import EpochLog
+    from skae._callbacks import EpochLog
 
     class Net:
         history = History()
@@ -321,11 +321,11 @@ def test_epoch_log_colours_only_a_terminal():
     Net.history.new_epoch()
     Net.history.record("epoch", 1)
     Net.history.record("train_loss", 0.5)
-    Net.history.record("train_loss_best", True)
+    Net.history.record("train_loss_improved", True)
     for stream, coloured in [(Terminal(), True), (None, False)]:
         lines = []
-        log = EpochLog("train_loss", sink=lines.append, stream=stream)
-        log.on_train_begin(Net, planned_epochs=10)
+        log = EpochLog("train_loss", 10, sink=lines.append, stream=stream)
+        log.on_train_begin(Net)
         log.on_epoch_end(Net)
         assert lines[0].startswith("epoch  1/10  ")
         assert ("\x1b[32m" in lines[0]) == coloured

@@ -38,7 +38,7 @@ from accelerate import Accelerator  # noqa: E402
 from accelerate.utils import gather_object  # noqa: E402
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer  # noqa: E402
-from skae._training import ScaledRows  # noqa: E402
+from skae._data import ScaledRows  # noqa: E402
 
 START = time.perf_counter()
 OUT = sys.argv[1]

@@ -1,0 +1,64 @@
+"""Small helpers of the estimators: counts, random states, output
+configuration and failure-safe fitting."""
+
+import copy
+from contextlib import contextmanager
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import check_random_state as sklearn_check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils._set_output import _get_output_config
+
+
+class Count(Interval):
+    """An interval of integers that, unlike ``Interval(Integral, ...)``,
+    rejects booleans: ``True`` is not a number of epochs or of components."""
+
+    def __init__(self, left):
+        super().__init__(Integral, left, None, closed="left")
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
+
+
+def check_random_state(random_state):
+    """Like scikit-learn's, but ``None`` never touches the global RNG.
+
+    scikit-learn maps ``None`` to numpy's global ``RandomState`` and draws
+    from it; here ``None`` means a generator seeded from fresh OS entropy, so
+    fitting leaves the caller's global random state exactly as it was.
+    """
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(1))
+    return sklearn_check_random_state(random_state)
+
+
+def is_dataframe(X):
+    return hasattr(X, "columns") and hasattr(X, "iloc")
+
+
+def pandas_output_configured(estimator):
+    """Whether ``set_output`` or scikit-learn's config asks for pandas."""
+    return _get_output_config("transform", estimator)["dense"] == "pandas"
+
+
+@contextmanager
+def restore_on_failure(estimator):
+    """Leave ``estimator`` as it was if the block raises, Ctrl-C included.
+
+    A fit that fails or is interrupted must not leave a mix of old and new
+    fitted attributes behind: the attributes fitted before (if any) are put
+    back and those set by the failed fit are removed. The fitted net is
+    restored too: ``partial_fit`` trains it in place, so a copy of it, taken
+    before, takes its place.
+    """
+    before = dict(vars(estimator))
+    if "net_" in before:
+        before["net_"] = copy.deepcopy(before["net_"])
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(before)
+        raise
