@@ -100,10 +100,10 @@ class TensorBatches:
     already lives on the training device.
 
     Shuffling draws one permutation of all rows per pass, whatever the size
-    of the data, so that ``working_memory`` never changes the model. For a
-    memory map, the pages read are released each time a block's worth of
-    rows (as :func:`skae._blocks.block_rows` sizes it) has been read, which
-    keeps the process's resident memory bounded.
+    of the data, so that ``working_memory`` never changes the model. A
+    memory map larger than a block of ``working_memory`` is read block by
+    block for each run of batches that fits a block, which keeps the
+    process's resident memory bounded.
 
     Parameters
     ----------
@@ -135,19 +135,29 @@ class TensorBatches:
             for start in range(0, n_samples, step):
                 yield data.take(slice(start, start + step)), None
             return
-        order = torch.randperm(n_samples).to(data.X.device)
-        # Rows read between two releases of a memory map's pages.
-        every = block_rows(data.X, temporaries=0) if array is not None else None
-        read = 0
-        for start in range(0, n_samples, step):
-            index = order[start : start + step]
-            yield data.take(index), None
-            read += len(index)
-            if every is not None and read >= every:
+        order = torch.randperm(n_samples)
+        size = block_rows(data.X, temporaries=0)
+        if array is None or len(data.X) <= size:
+            order = order.to(data.X.device)
+            for start in range(0, n_samples, step):
+                yield data.take(order[start : start + step]), None
+            if array is not None:
                 release(array)
-                read = 0
-        if array is not None:
-            release(array)
+            return
+        # A memory map larger than a block of working_memory: the rows of
+        # each run of whole batches of the order are gathered block by block
+        # (take_rows releases each block's pages), then batched in the
+        # order's order, so that the batches are those of data in memory.
+        # Half a block, since gathering a chunk holds its rows twice.
+        chunk = max(step, size // 2 // step * step)
+        for first in range(0, n_samples, chunk):
+            positions = order[first : first + chunk]
+            rows = positions if data.rows is None else data.rows.cpu()[positions]
+            rows, inverse = torch.sort(rows)
+            gathered = as_tensor(take_rows(array, rows.numpy()))
+            part = ScaledRows(gathered, torch.argsort(inverse), data.scaling)
+            for start in range(0, len(part), step):
+                yield part.take(slice(start, start + step)), None
 
 
 def rows_on_device(X, device, scaling, index_train, index_valid):
