@@ -2,7 +2,7 @@
 
 import math
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -381,7 +381,7 @@ default="residual"
             StrOptions({"auto"}),
             Interval(Real, 0, 0.5, closed="right"),
         ],
-        "density_components": [Interval(Integral, 1, None, closed="left"), None],
+        "density_components": [_Count(1), None],
     }
 
     def __init__(
