@@ -1,7 +1,6 @@
 """Parameters, validation and fitting shared by skae's estimators."""
 
 import copy
-import inspect
 from numbers import Real
 
 import numpy as np
@@ -16,7 +15,6 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from skae import _docs
 from skae._blocks import check_finite, is_mapped
 from skae._building import OPTIMIZERS, build_net, device_name, resolve_device
 from skae._callbacks import NonFiniteLossError
@@ -53,9 +51,9 @@ _restore_on_failure = restore_on_failure
 class _BaseAutoencoder(BaseEstimator):
     """Parameters, training and inference shared by skae's estimators.
 
-    ``__init__`` declares every shared parameter; a subclass declares only
-    its own parameters and the defaults it changes, with
-    :func:`_init_with`. ``_fit`` learns the scaling and trains the network;
+    ``__init__`` stores every shared parameter; each subclass writes out its
+    own ``__init__``, with its defaults and its own parameters, and passes
+    the shared ones on. ``_fit`` learns the scaling and trains the network;
     ``score_samples`` and ``sample`` are the public methods both estimators
     have. The subclasses add ``fit`` and their own public methods.
     """
@@ -252,7 +250,6 @@ class _BaseAutoencoder(BaseEstimator):
 
     @available_if(lambda estimator: _check_partial_fit(estimator))
     @_fit_context(prefer_skip_nested_validation=True)
-    @_docs.sections
     def partial_fit(self, X, y=None):
         """Train on ``X`` for one pass, going on from the current model.
 
@@ -275,9 +272,13 @@ class _BaseAutoencoder(BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Training rows. The first call fixes ``n_features_in_``.
 
-        {y_ignored}
+        y : Ignored
+            Not used, present for API consistency by convention.
 
-        {returns_partial}
+        Returns
+        -------
+        self : object
+            The estimator, trained one pass further.
         """
         with restore_on_failure(self):
             X = self._check_data(X, reset=not hasattr(self, "net_"))
@@ -452,7 +453,6 @@ class _BaseAutoencoder(BaseEstimator):
     def _score_samples(self, X):
         return -self._reconstruction_error(X)
 
-    @_docs.sections
     def feature_errors(self, X):
         """Reconstruction error of each feature: why a sample scores as it does.
 
@@ -467,7 +467,13 @@ class _BaseAutoencoder(BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Data to explain.
 
-        {returns_feature_errors}
+        Returns
+        -------
+        errors : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
+            Non-negative float64 values, one per feature. A pandas DataFrame,
+            with the feature names as columns, when ``X`` is one, or when
+            pandas output is configured (``set_output(transform="pandas")`` or
+            scikit-learn's ``transform_output``); otherwise an ndarray.
         """
         errors = self._feature_errors(self._validate_X(X))
         if not (is_dataframe(X) or pandas_output_configured(self)):
@@ -562,52 +568,6 @@ class _BaseAutoencoder(BaseEstimator):
             # model: it is not pickled (the fitted net does not use it).
             state = {**state, "accelerator": None}
         return state
-
-
-def _init_with(base_init, **defaults):
-    """An ``__init__`` with the parameters of ``base_init``, some defaults
-    changed and keyword-only parameters added.
-
-    scikit-learn reads an estimator's parameters from the signature of its
-    ``__init__``; this lets a subclass of :class:`_BaseAutoencoder` declare
-    only what differs from it. The returned ``__init__`` stores every
-    argument as an attribute of the same name, and nothing else.
-
-    Parameters
-    ----------
-    base_init : callable
-        ``_BaseAutoencoder.__init__``.
-    **defaults : dict
-        New defaults of parameters of ``base_init``, and the subclass's own
-        keyword-only parameters with their defaults, in the order they
-        should appear before the shared keyword-only ones.
-
-    Returns
-    -------
-    __init__ : callable
-    """
-    signature = inspect.signature(base_init)
-    shared = [
-        p.replace(default=defaults.pop(p.name, p.default))
-        for p in signature.parameters.values()
-    ]
-    own = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-        for name, default in defaults.items()
-    ]
-    # The subclass's own parameters come first among the keyword-only ones.
-    n_positional = sum(p.kind != p.KEYWORD_ONLY for p in shared)
-    parameters = [*shared[:n_positional], *own, *shared[n_positional:]]
-    signature = signature.replace(parameters=parameters)
-
-    def __init__(self, *args, **kwargs):
-        arguments = signature.bind(self, *args, **kwargs)
-        arguments.apply_defaults()
-        for name, value in list(arguments.arguments.items())[1:]:
-            setattr(self, name, value)
-
-    __init__.__signature__ = signature
-    return __init__
 
 
 def _check_partial_fit(estimator):

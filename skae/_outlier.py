@@ -2,7 +2,7 @@
 
 import math
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -13,64 +13,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from skae import _docs
 from skae._base import (
     _BaseAutoencoder,
     _check_partial_fit,
     _check_random_state,
     _Count,
-    _init_with,
     _restore_on_failure,
 )
 from skae._blocks import take_rows
 from skae._inference import NonFiniteOutputError
 from skae._losses import feature_errors, output_to_data, row_means
-
-_OWN_PARAMETERS = {
-    "scaling": _docs.scaling_parameter(
-        """\
-``"standard"``: every feature counts the same in the score, whatever
-its units."""
-    ),
-    "n_components": (
-        "int or None",
-        """\
-Size of the code. ``None`` uses ``max(1, n_features // 2)``, chosen
-among ``n_features // 4``, ``// 2``, ``sqrt(n_features)`` and 2 on the
-17 ODDS benchmark datasets (see ``benchmarks/``; with the current score,
-``// 4`` is level with it).""",
-    ),
-    "contamination": (
-        '"auto" or float',
-        """\
-Expected proportion of outliers in the training data, which sets the
-threshold ``offset_`` on the scores:
-
-- a float in (0, 0.5]: ``offset_`` is that quantile of the training
-  scores, so that fraction of the training data is predicted as
-  outliers;
-- ``"auto"``: Tukey's rule on the training scores, ``offset_ = Q1 -
-  1.5 * (Q3 - Q1)`` (Q1, Q3: quartiles of the scores). A sample is an
-  outlier when its reconstruction error lies further above the upper
-  quartile of the training errors than 1.5 interquartile ranges,
-  whatever the fraction of such samples.""",
-    ),
-    "density_components": (
-        "int or None",
-        """\
-Number of Gaussians in the density of the codes. After training, a
-mixture of that many Gaussians (diagonal covariances) is fitted to the
-standardised codes of the training rows, and the score adds how
-unlikely a sample's code is under it: an outlier that the network
-rebuilds well but whose code lies where training codes are rare is
-found too. Components that hold less than ``0.5 / density_components``
-of the rows are left out of the density, so that a small cluster of
-outliers in the training data does not make itself normal. ``None``
-scores by the reconstruction alone, as does a fit on a single row. The
-default, 8, was chosen in exploratory runs on the ODDS sets and checked
-against ``None`` on the other benchmark suites (see ``benchmarks/``).""",
-    ),
-}
 
 #: Weight of the code term in the score, relative to the reconstruction
 #: term: both are measured in units of their interquartile range over the
@@ -84,26 +36,223 @@ _CODE_REG_COVAR = 0.1
 _CODE_MAX_FIT_ROWS = 2_000
 
 
-@_docs.document(own=_OWN_PARAMETERS)
 class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
     """Outlier detection by the reconstruction error of an autoencoder.
 
     An autoencoder trained on (mostly normal) data reconstructs normal samples
-    well and unusual ones badly, and codes them where the codes of normal
-    samples are rare or not. The score of a sample is minus the sum of two
-    terms (see :meth:`score_samples`): its reconstruction error, feature by
-    feature relative to its typical size on held-out rows, plus how unusual
-    its reconstruction is; and how unlikely its code is under a mixture of
-    Gaussians fitted to the training codes. So, as for
-    :class:`~sklearn.ensemble.IsolationForest`, higher scores are more normal,
-    :meth:`decision_function` is negative for outliers and :meth:`predict`
-    returns -1 for outliers and +1 for inliers.
+    well and unusual ones badly. The score of a sample (see
+    :meth:`score_samples`) is minus the sum of three terms, each measured
+    against its size on normal rows:
+
+    - the reconstruction error: each feature's error divided by its typical
+      size (``error_scale_``), averaged over features;
+    - how unusual the reconstruction is: the squared distance of each
+      feature's reconstruction from its typical value (``output_center_``)
+      divided by its variance (``output_scale_``), averaged over features.
+      Outliers that the network rebuilds well, such as a cluster of them in
+      the training data, are rebuilt to values that normal rows do not take;
+    - how unlikely the sample's code is under a mixture of Gaussians fitted to
+      the codes of the training rows (``code_density_``), put on the scale of
+      the first two terms (``code_factor_``); zero with
+      ``density_components=None``.
+
+    :meth:`feature_errors` gives the first two terms feature by feature. As
+    for :class:`~sklearn.ensemble.IsolationForest`, higher scores are more
+    normal, :meth:`decision_function` is negative for outliers and
+    :meth:`predict` returns -1 for outliers and +1 for inliers.
 
     Read more in the :ref:`User Guide <user_guide>`.
 
     Parameters
     ----------
-    {parameters}
+    n_components : int or None, default=None
+        Size of the code. ``None`` uses ``max(1, n_features // 2)``, half the
+        number of features.
+
+    contamination : "auto" or float, default="auto"
+        Expected proportion of outliers in the training data, which sets the
+        threshold ``offset_`` on the scores:
+
+        - a float in (0, 0.5]: ``offset_`` is that quantile of the training
+          scores, so that fraction of the training data is predicted as
+          outliers;
+        - ``"auto"``: Tukey's rule on the training scores, ``offset_ = Q1 -
+          1.5 * (Q3 - Q1)`` (Q1, Q3: quartiles of the scores). A sample is an
+          outlier when its score lies further below the lower quartile of the
+          training scores than 1.5 interquartile ranges, whatever the
+          fraction of such samples.
+
+        The fraction of training rows left out when the scales of the score
+        are learned (see ``error_scale_``) is ``contamination``, 0.1 for
+        ``"auto"``.
+
+    density_components : int or None, default=8
+        Number of Gaussians in the density of the codes. After training, a
+        mixture of that many Gaussians (diagonal covariances) is fitted to
+        the standardised codes of the training rows, and the score adds how
+        unlikely a sample's code is under it: an outlier that the network
+        rebuilds well but whose code lies where training codes are rare is
+        found too. Components that hold less than ``0.5 /
+        density_components`` of the rows are left out of the density, so that
+        a small cluster of outliers in the training data does not make itself
+        normal. ``None`` scores by the reconstruction alone, as does a fit on
+        a single row.
+
+    architecture : {"residual", "mlp", "linear", "conv"} or nn.Module subclass, \
+default="residual"
+        The network between input and code:
+
+        - ``"residual"``: a linear autoencoder plus dense branches with
+          ``activation`` whose output starts at zero. With ``loss="mse"`` the
+          linear part starts at PCA's solution (the principal axes of all rows
+          given to ``fit``, as the network sees them). Training starts from
+          PCA's reconstruction and learns what PCA misses; with early
+          stopping, the start is kept if no epoch improves on it on the
+          validation rows. The code keeps all ``n_components`` directions
+          whatever the widths of the branches.
+        - ``"mlp"``: dense layers with ``activation``, the decoder mirroring
+          the encoder (an undercomplete autoencoder).
+        - ``"linear"``: one linear map each way and no activation; its code
+          spans the same subspace as PCA's components.
+        - ``"conv"``: stride-2 convolutions down to the code and transposed
+          convolutions back, for images given as flat rows (see
+          ``image_shape``).
+        - a subclass of ``torch.nn.Module``, built as
+          ``architecture(n_features=..., n_components=..., **module_kwargs)``
+          and providing ``encode(x)`` and ``decode(z)``; see the user guide.
+
+    hidden_layer_sizes : array-like of int, default=None
+        Widths of the encoder's hidden layers (``"residual"``, ``"mlp"``) or
+        channels of its convolutions (``"conv"``); the decoder mirrors them.
+        ``None`` means, for ``"residual"``, one hidden layer of
+        ``max(n_components, 16, min(128, 2 * n_features))`` units: small
+        branches for small tabular data, about twice as wide as the data and
+        never narrower than the code. For ``"mlp"`` it means ``(128, 64)``,
+        for ``"conv"`` ``(32, 64)``, and for ``"linear"``, which accepts no
+        other value, no hidden layer.
+
+    activation : {"relu", "leaky_relu", "elu", "gelu", "tanh", "logistic", \
+"identity"}, default="relu"
+        Activation after each hidden layer. The code and the output layer are
+        never activated (the output goes through a sigmoid for
+        ``loss="bce"``).
+
+    image_shape : tuple of int, default=None
+        ``(channels, height, width)`` or ``(height, width)`` of the images
+        whose flattened pixels are the rows of ``X``; ``"conv"`` only.
+        ``None`` means a single-channel square image when ``n_features`` is a
+        perfect square, otherwise a one-row signal ``(1, 1, n_features)``.
+
+    module_kwargs : dict, default=None
+        Keyword arguments for a custom ``architecture`` module.
+
+    variational : bool, default=False
+        Train a variational autoencoder: the encoder gives a mean and a
+        log-variance per component, codes are sampled while training and the
+        objective adds ``beta`` times the KL divergence from a standard
+        normal prior. Codes computed by the fitted model are the mean, so
+        they are deterministic.
+
+    beta : float, default=1.0
+        Weight of the KL term of a variational autoencoder (a beta-VAE for
+        values other than 1). Ignored unless ``variational=True``.
+
+    sparsity : float, default=0.0
+        Weight of an L1 penalty on the code, for a sparse autoencoder.
+
+    noise : float, default=0.0
+        Input corruption while training, for a denoising autoencoder: the
+        standard deviation of Gaussian noise (in scaled units), or the
+        probability of zeroing each input for ``noise_type="masking"``. Never
+        applied by :meth:`transform` or scoring.
+
+    noise_type : {"gaussian", "masking"}, default="gaussian"
+        Kind of input corruption used when ``noise > 0``.
+
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction error: the squared error, or the binary cross-entropy
+        of a sigmoid output, averaged over features. ``"bce"`` needs inputs
+        in [0, 1] after scaling; with ``scaling="auto"`` they are min-max
+        scaled. Training and scoring use the same definition.
+
+    scaling : {"auto", "standard", "global", "minmax"} or None, default="auto"
+        Scaling applied before the network (and undone on its output):
+        ``"standard"`` removes each feature's mean and divides by its
+        standard deviation; ``"global"`` removes each feature's mean and
+        divides all features by one scale (the root of their mean variance),
+        which keeps their relative sizes as PCA does; ``"minmax"`` maps each
+        feature's training range to [0, 1]; ``None`` uses ``X`` as it is.
+        ``"auto"`` is ``"minmax"`` for ``loss="bce"`` and ``"standard"`` for
+        ``loss="mse"``: every feature counts the same in the score, whatever
+        its units. Constant features are centred and left unscaled.
+
+    max_iter : int, default=50
+        Maximum number of epochs (passes over the training data).
+
+    batch_size : int, default=64
+        Number of samples per gradient step.
+
+    learning_rate_init : float, default=1e-3
+        Learning rate of the optimizer.
+
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+        The torch optimizer: ``"adam"`` and ``"adamw"`` use torch's fused
+        implementation (one kernel per step), ``"sgd"`` a momentum of 0.9.
+
+    weight_decay : float, default=0.0
+        L2 penalty (``"adamw"``: decoupled weight decay).
+
+    early_stopping : bool, default=True
+        Whether to hold out ``validation_fraction`` of the training data and
+        stop when the loss on it has not improved by at least ``tol`` for
+        ``n_iter_no_change`` epochs; the weights of the best epoch are kept
+        (for ``architecture="residual"``, its starting weights, PCA's, when
+        no epoch improves on them). When ``False``, training stops by the
+        same rule on the training loss.
+
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out for early stopping.
+
+    n_iter_no_change : int, default=10
+        Number of epochs without improvement before training stops.
+
+    tol : float, default=1e-4
+        Smallest decrease of the monitored loss that counts as improvement.
+
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        Where to train and run the network. ``"auto"`` uses a GPU if torch
+        sees one. A fitted model can be pickled on a GPU machine and loaded
+        on a CPU-only one.
+
+    accelerator : accelerate.Accelerator, default=None
+        Train with Hugging Face accelerate: several processes (one per GPU or
+        machine, started by ``torchrun`` or ``accelerate launch``, each
+        calling ``fit`` with the same data) or mixed precision. Each process
+        trains on its share of every batch of ``batch_size`` rows per
+        process; all end with the same model, which pickles and predicts
+        without accelerate. ``device`` is then ignored: the accelerator
+        places the network. The accelerator is not pickled. ``None`` trains
+        in this process only.
+
+    callbacks : list of skorch callbacks or None, default=None
+        skorch callbacks (instances, or ``(name, callback)`` pairs) that the
+        net runs during training, after skae's own: for example an
+        :class:`~skorch.callbacks.LRScheduler`, a
+        :class:`~skorch.callbacks.Checkpoint` or
+        :class:`~skorch.callbacks.GradientNormClipping`. Each fit runs
+        copies of them, so the estimator's parameters do not change.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, the validation split and the
+        noise. An int makes ``fit`` reproducible bit for bit on CPU. ``None``
+        draws a fresh seed from the operating system at each fit. Unlike
+        most scikit-learn estimators, ``None`` does not draw from numpy's
+        global random state: fitting leaves the global numpy and torch
+        random states exactly as they were.
+
+    verbose : int, default=0
+        ``0`` prints nothing; ``1`` or more prints a line per epoch (loss,
+        validation loss, duration) and early stopping's message.
 
     Attributes
     ----------
@@ -112,26 +261,36 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         score_samples - offset_``.
 
     error_scale_ : ndarray of shape (`n_features_in_`,)
-        Typical reconstruction error of each feature on held-out normal rows,
-        which the score divides it by.
+        Typical reconstruction error of each feature, which the score divides
+        it by: its mean over the reference rows, raised to at least 1% of its
+        mean over features, so that a feature rebuilt perfectly (a constant
+        one) does not dominate the score. The reference rows are those held
+        out for early stopping, or all training rows when fewer than 20 are
+        (for :meth:`partial_fit`, the rows of the last call), at most 10,000
+        of them evenly spaced, without a
+        fraction ``contamination`` (0.1 for ``"auto"``) of them that look most
+        like outliers.
 
     output_center_ : ndarray of shape (`n_features_in_`,)
-        Mean reconstruction of each feature on held-out normal rows.
+        Mean reconstruction of each feature on the reference rows, in the
+        units the network sees (after scaling).
 
     output_scale_ : ndarray of shape (`n_features_in_`,)
-        Variance of each feature's reconstruction on those rows.
+        Variance of each feature's reconstruction on the reference rows, with
+        the same floor as ``error_scale_``.
 
     code_center_ : ndarray of shape (n_code,) or None
-        Mean of the codes of the training rows, which the code density
-        subtracts (``n_code``: the number of values in a code). ``None`` with
+        Mean of the codes of the training rows, which the code term subtracts
+        (``n_code``: the number of values in a code). ``None`` with
         ``density_components=None`` or a single training row, as the other
         ``code_`` attributes.
 
     code_scale_ : ndarray of shape (n_code,) or None
-        Standard deviation of those codes, which the code density divides by.
+        Standard deviation of those codes, which the code term divides by.
 
     code_density_ : :class:`~sklearn.mixture.GaussianMixture` or None
-        The mixture fitted to the standardised codes of the training rows.
+        The mixture fitted to the standardised codes of the training rows (at
+        most 2,000 of them, evenly spaced).
 
     code_weights_ : ndarray of shape (n_mixture_components,) or None
         Weight of each component of ``code_density_`` in the score: its
@@ -145,9 +304,47 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
     code_factor_ : float or None
         Weight of the code term: 1.5 times the interquartile range of the
         reconstruction term over the training rows, divided by that of the
-        negative log-density.
+        negative log-density (zero when the latter is zero).
 
-    {fitted_attributes}
+    net_ : skorch.NeuralNet
+        The trained skorch net (of a subclass of :class:`skorch.NeuralNet`);
+        ``net_.module_`` is the torch module.
+
+    n_components_ : int
+        Size of the code.
+
+    center_ : ndarray of shape (`n_features_in_`,)
+        Per-feature value subtracted before the network (the mean for
+        standard and global scaling, the minimum for min-max scaling, zeros
+        without).
+
+    scale_ : ndarray of shape (`n_features_in_`,)
+        Per-feature divisor applied after centring.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    loss_curve_ : list of float
+        Training loss at each epoch.
+
+    best_loss_ : float
+        Lowest training loss reached.
+
+    validation_scores_ : list of float or None
+        Negative loss on the validation data at each epoch, when
+        ``early_stopping=True``; otherwise ``None``.
+
+    best_validation_score_ : float or None
+        Validation score of the weights kept, when ``early_stopping=True``:
+        the highest of ``validation_scores_``, or that of the starting
+        weights when they were kept.
+
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :meth:`fit`. Defined only when `X`
+        has feature names that are all strings.
 
     See Also
     --------
@@ -192,21 +389,75 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
             StrOptions({"auto"}),
             Interval(Real, 0, 0.5, closed="right"),
         ],
-        "density_components": [Interval(Integral, 1, None, closed="left"), None],
+        "density_components": [_Count(1), None],
     }
 
-    __init__ = _init_with(
-        _BaseAutoencoder.__init__,
+    def __init__(
+        self,
         n_components=None,
+        *,
+        contamination="auto",
+        density_components=8,
+        architecture="residual",
+        hidden_layer_sizes=None,
+        activation="relu",
+        image_shape=None,
+        module_kwargs=None,
+        variational=False,
+        beta=1.0,
+        sparsity=0.0,
+        noise=0.0,
+        noise_type="gaussian",
+        loss="mse",
+        scaling="auto",
         max_iter=50,
         batch_size=64,
         learning_rate_init=1e-3,
-        contamination="auto",
-        density_components=8,
-    )
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="cpu",
+        accelerator=None,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            n_components,
+            architecture=architecture,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            image_shape=image_shape,
+            module_kwargs=module_kwargs,
+            variational=variational,
+            beta=beta,
+            sparsity=sparsity,
+            noise=noise,
+            noise_type=noise_type,
+            loss=loss,
+            scaling=scaling,
+            max_iter=max_iter,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            device=device,
+            accelerator=accelerator,
+            callbacks=callbacks,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.contamination = contamination
+        self.density_components = density_components
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @_docs.sections
     def fit(self, X, y=None):
         """Fit the autoencoder and the outlier threshold on ``X``.
 
@@ -216,9 +467,13 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
             Training data, possibly holding a fraction ``contamination`` of
             outliers.
 
-        {y_ignored}
+        y : Ignored
+            Not used, present for API consistency by convention.
 
-        {returns_self}
+        Returns
+        -------
+        self : object
+            The fitted estimator.
         """
         with _restore_on_failure(self):
             X = self._check_data(X, reset=True)
@@ -230,7 +485,6 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
 
     @available_if(lambda estimator: _check_partial_fit(estimator))
     @_fit_context(prefer_skip_nested_validation=True)
-    @_docs.sections
     def partial_fit(self, X, y=None):
         """Train on ``X`` for one pass, going on from the current model.
 
@@ -249,9 +503,13 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
             Training rows, possibly holding a fraction ``contamination`` of
             outliers. The first call fixes ``n_features_in_``.
 
-        {y_ignored}
+        y : Ignored
+            Not used, present for API consistency by convention.
 
-        {returns_partial}
+        Returns
+        -------
+        self : object
+            The estimator, trained one pass further.
         """
         with _restore_on_failure(self):
             X = self._check_data(X, reset=not hasattr(self, "net_"))
@@ -305,16 +563,21 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
     def score_samples(self, X):
         """Compute the score of each sample: lower is more abnormal.
 
-        Minus the sum of two terms. The reconstruction term is the mean over
-        features of the feature's reconstruction error divided by its
-        typical size (``error_scale_``), plus the squared distance of its
-        reconstruction from its typical value (``output_center_``) divided
-        by its variance (``output_scale_``), both learned on held-out normal
-        rows; :meth:`feature_errors` gives it feature by feature. The code
-        term is ``code_factor_ * (nll - code_nll_center_)``, where ``nll``
-        is the negative log-density of the sample's standardised code under
-        the components of ``code_density_`` weighted by ``code_weights_``;
-        it is zero with ``density_components=None``.
+        Minus the sum of three terms, whose scales are learned on normal
+        rows (see the attributes):
+
+        - the reconstruction error: the mean over features of each feature's
+          error divided by its typical size (``error_scale_``);
+        - how unusual the reconstruction is: the mean over features of the
+          squared distance of each feature's reconstruction from its typical
+          value (``output_center_``) divided by its variance
+          (``output_scale_``);
+        - the code term, ``code_factor_ * (nll - code_nll_center_)``, where
+          ``nll`` is the negative log-density of the sample's standardised
+          code under the components of ``code_density_`` weighted by
+          ``code_weights_``; it is zero with ``density_components=None``.
+
+        :meth:`feature_errors` gives the first two terms feature by feature.
 
         Parameters
         ----------
@@ -328,13 +591,13 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         """
         return super().score_samples(X)
 
-    @_docs.sections
     def feature_errors(self, X):
         """The score's terms, feature by feature: why a sample is an outlier.
 
-        For each feature, the two terms that :meth:`score_samples` averages
-        into its reconstruction term: the reconstruction error relative to
-        its typical size, plus how unusual the reconstruction is. Large
+        For each feature, the sum of the first two terms of
+        :meth:`score_samples` before they are averaged over features: the
+        reconstruction error relative to its typical size, plus how unusual
+        the reconstruction is. Large
         values point at the features that make a sample an outlier. Minus
         the sample's score is the mean of its row plus the code term, which
         belongs to no feature (to float64 rounding; with
@@ -346,7 +609,13 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         X : array-like of shape (n_samples, n_features)
             Data to explain.
 
-        {returns_feature_errors}
+        Returns
+        -------
+        errors : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
+            Non-negative float64 values, one per feature. A pandas DataFrame,
+            with the feature names as columns, when ``X`` is one, or when
+            pandas output is configured (``set_output(transform="pandas")`` or
+            scikit-learn's ``transform_output``); otherwise an ndarray.
         """
         return super().feature_errors(X)
 

@@ -75,7 +75,8 @@ def test_invalid_contamination(X, contamination):
         AutoencoderOutlierDetector(**FAST, contamination=contamination).fit(X)
 
 
-@pytest.mark.parametrize("density_components", [0, -1, 2.5, "auto"])
+# A boolean is not a count: True must not pass as 1 Gaussian.
+@pytest.mark.parametrize("density_components", [0, -1, 2.5, "auto", True, np.True_])
 def test_invalid_density_components(X, density_components):
     with pytest.raises(InvalidParameterError, match="density_components"):
         AutoencoderOutlierDetector(**FAST, density_components=density_components).fit(X)
