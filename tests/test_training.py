@@ -15,12 +15,12 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer, _building, _data
-from skae._losses import AutoencoderLoss
-from skae._modules import Autoencoder, MLPAutoencoder
-from skae._scaling import FeatureScaling
 from skae._callbacks import EpochLoss
 from skae._data import ScaledRows, TensorBatches
+from skae._losses import AutoencoderLoss
+from skae._modules import Autoencoder, MLPAutoencoder
 from skae._net import AutoencoderNet
+from skae._scaling import FeatureScaling
 
 
 class SkorchNet(AutoencoderNet):
