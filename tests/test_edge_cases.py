@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 
 FAST = {"n_components": 2, "max_iter": 3, "batch_size": 16, "random_state": 0}
 
@@ -32,3 +32,23 @@ def test_transformer_sample_overflow_raises(dtype, scale):
         vae.net_.module_.network.decoder[-1].bias.add_(1e3)
     with pytest.raises(ValueError, match=f"overflows {np.dtype(dtype).name}.*scale"):
         vae.sample(20, random_state=0)
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "residual"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_outlier_detector_constant_data_scores_do_not_depend_on_batch(
+    architecture, dtype
+):
+    X = np.ones((100, 4), dtype=dtype)
+    detector = AutoencoderOutlierDetector(architecture=architecture, **FAST).fit(X)
+    row = np.ones((1, 4))
+    batches = [row, np.vstack([row, np.zeros((1, 4))]), np.ones((50, 4))]
+    batches += [batch.astype(np.float32) for batch in batches]
+    scores = [detector.score_samples(batch)[0] for batch in batches]
+    np.testing.assert_allclose(scores, scores[0], rtol=1e-5)
+    # The training rows are inliers, whatever they are scored with.
+    for batch in batches:
+        assert detector.predict(batch)[0] == 1
+    assert (detector.predict(X) == 1).all()
+    # Rows off the constant are outliers.
+    assert (detector.predict(np.array([[3.0, 1, 1, 1], [1.01, 1, 1, 1]])) == -1).all()
