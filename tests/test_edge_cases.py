@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 
@@ -52,3 +53,61 @@ def test_outlier_detector_constant_data_scores_do_not_depend_on_batch(
     assert (detector.predict(X) == 1).all()
     # Rows off the constant are outliers.
     assert (detector.predict(np.array([[3.0, 1, 1, 1], [1.01, 1, 1, 1]])) == -1).all()
+
+
+class _NoParameters(nn.Module):
+    def __init__(self, n_features, n_components):
+        super().__init__()
+        self.weight = torch.randn(n_features, n_components)  # not registered
+
+    def encode(self, x):
+        return x @ self.weight
+
+    def decode(self, z):
+        return z @ self.weight.T
+
+
+class _Frozen(nn.Module):
+    def __init__(self, n_features, n_components):
+        super().__init__()
+        self.encoder = nn.Linear(n_features, n_components)
+        self.decoder = nn.Linear(n_components, n_features)
+        self.requires_grad_(False)
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def decode(self, z):
+        return self.decoder(z)
+
+
+class _IntegerDecode(_Frozen):
+    def __init__(self, n_features, n_components):
+        super().__init__(n_features, n_components)
+        self.requires_grad_(True)
+
+    def decode(self, z):
+        return self.decoder(z).round().long()
+
+
+class _DetachedDecode(_IntegerDecode):
+    def decode(self, z):
+        return self.decoder(z).detach()
+
+
+@pytest.mark.parametrize(
+    "module, message",
+    [
+        (_NoParameters, "has no parameters"),
+        (_Frozen, "all are frozen"),
+        (_IntegerDecode, "decode returned a tensor of dtype torch.int64"),
+        (_DetachedDecode, "depends on none of the module's trainable parameters"),
+    ],
+)
+@pytest.mark.parametrize(
+    "Estimator", [AutoencoderTransformer, AutoencoderOutlierDetector]
+)
+def test_estimator_rejects_custom_module_that_cannot_train(Estimator, module, message):
+    X = np.random.RandomState(0).normal(size=(40, 4))
+    with pytest.raises(ValueError, match=f"architecture=_.*{message}"):
+        Estimator(architecture=module, **FAST).fit(X)
