@@ -111,3 +111,17 @@ def test_estimator_rejects_custom_module_that_cannot_train(Estimator, module, me
     X = np.random.RandomState(0).normal(size=(40, 4))
     with pytest.raises(ValueError, match=f"architecture=_.*{message}"):
         Estimator(architecture=module, **FAST).fit(X)
+
+
+@pytest.mark.parametrize(
+    "Estimator", [AutoencoderTransformer, AutoencoderOutlierDetector]
+)
+def test_estimator_rejects_sparsity_with_residual_architecture(Estimator):
+    # The residual network meets the L1 penalty by shrinking its codes, which
+    # stay as dense (issue 23): asking for sparse codes from it is an error.
+    X = np.random.RandomState(0).normal(size=(40, 4))
+    estimator = Estimator(architecture="residual", sparsity=0.1, **FAST)
+    with pytest.raises(ValueError, match="sparsity.*architecture='mlp'"):
+        estimator.fit(X)
+    assert not hasattr(estimator, "net_")
+    Estimator(architecture="mlp", sparsity=0.1, **FAST).fit(X)
