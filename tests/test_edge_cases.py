@@ -1,5 +1,11 @@
 """Edge cases that used to fail silently or deep inside torch (issue 23)."""
 
+import ast
+import importlib.metadata
+import re
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -125,3 +131,39 @@ def test_estimator_rejects_sparsity_with_residual_architecture(Estimator):
         estimator.fit(X)
     assert not hasattr(estimator, "net_")
     Estimator(architecture="mlp", sparsity=0.1, **FAST).fit(X)
+
+
+def _requirement_names(requirements):
+    """Canonical distribution names of PEP 508 requirement strings."""
+    names = set()
+    for requirement in requirements:
+        name = re.match(r"[A-Za-z0-9._-]+", requirement).group()
+        names.add(re.sub(r"[-_.]+", "-", name).lower())
+    return names
+
+
+def test_docs_extra_installs_every_gallery_import():
+    # pip install ".[docs]" must be enough to run every gallery example.
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    installed = _requirement_names(project["dependencies"])
+    installed |= _requirement_names(project["optional-dependencies"]["docs"])
+    distributions = importlib.metadata.packages_distributions()
+    missing = {}
+    for example in sorted((root / "docs" / "examples").glob("*.py")):
+        for node in ast.walk(ast.parse(example.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.partition(".")[0]
+                if top == "skae" or top in sys.stdlib_module_names:
+                    continue
+                names = _requirement_names(distributions.get(top, [top]))
+                if not names & installed:
+                    missing.setdefault(example.name, set()).add(top)
+    assert not missing, f"imports the docs extra does not install: {missing}"
