@@ -345,6 +345,7 @@ class _BaseAutoencoder(BaseEstimator):
             variational=self.variational,
             n_features=n_features,
             n_components=n_components,
+            sparsity=self.sparsity,
         )
         if self.noise_type == "masking" and self.noise >= 1:
             raise ValueError(

@@ -34,6 +34,17 @@ _CODE_REG_COVAR = 0.1
 #: Most rows the code density is fitted on (evenly spaced among the
 #: reference rows).
 _CODE_MAX_FIT_ROWS = 2_000
+#: Spread of scores, relative to their size, below which they are tied: far
+#: above rounding errors of float32 scores (about 1e-6), far below the
+#: spread of the scores of a model of varied data.
+_TIE_MARGIN = 1e-4
+#: Smallest variance the score divides by, relative to the variance of what
+#: it measures: a standard deviation of 1e-5 of the data's. float32 rounding
+#: errors of values of the data's size are about 1e-7 of it, so their
+#: squares add at most 1e-4 to a feature's term; the variance of the
+#: outputs of a model that has barely begun to train can be 1e-7 of the
+#: data's, and is not rounding.
+_RELATIVE_FLOOR = 1e-10
 
 
 class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
@@ -527,9 +538,12 @@ default="residual"
         new normal data, not of rows the network may have memorised. A
         fraction ``contamination`` of the rows (0.1 for ``"auto"``), which
         may be outliers, is left out: those with the largest reconstruction
-        errors, then those that score worst. Each scale gets a floor of 1%
-        of its mean over features, so that a feature that is always rebuilt
-        perfectly (a constant one) does not dominate the score.
+        errors, then those that score worst. Each scale gets a floor (see
+        :func:`_with_floor`): 1% of its mean over features, so that a
+        feature that is always rebuilt perfectly (a constant one) does not
+        dominate the score, and 1e-10 of the mean variance of the scaled
+        rows, so that rounding errors do not when all features are rebuilt
+        perfectly (constant training data).
         """
         loss = self.loss
         n_features = self.n_features_in_
@@ -542,6 +556,8 @@ default="residual"
 
         values = self._predict(X, terms)
         errors, outputs = values[:, :n_features], values[:, n_features:]
+        # What the network sees, in float64: the reference of the floors.
+        variance = np.mean(((X - self.center_) / self.scale_).var(axis=0))
         fraction = 0.1 if self.contamination == "auto" else self.contamination
         n_kept = max(1, len(X) - math.ceil(fraction * len(X)))
         # First without the rows rebuilt worst, then without the rows that
@@ -550,9 +566,9 @@ default="residual"
         abnormality = errors.mean(axis=1)
         for _ in range(2):
             kept = np.argsort(abnormality, kind="stable")[:n_kept]
-            error_scale = _with_floor(errors[kept].mean(axis=0))
+            error_scale = _with_floor(errors[kept].mean(axis=0), variance)
             output_center = outputs[kept].mean(axis=0)
-            output_scale = _with_floor(outputs[kept].var(axis=0))
+            output_scale = _with_floor(outputs[kept].var(axis=0), variance)
             abnormality = (
                 errors / error_scale + (outputs - output_center) ** 2 / output_scale
             ).mean(axis=1)
@@ -685,7 +701,7 @@ default="residual"
         if not np.isfinite(codes).all():
             raise self._diverged("the trained network outputs inf or NaN codes")
         self.code_center_ = codes.mean(axis=0)
-        self.code_scale_ = np.sqrt(_with_floor(codes.var(axis=0)))
+        self.code_scale_ = np.sqrt(_with_floor(codes.var(axis=0), np.mean(codes**2)))
         standardized = (codes - self.code_center_) / self.code_scale_
         fit_rows = standardized
         if len(fit_rows) > _CODE_MAX_FIT_ROWS:
@@ -769,11 +785,20 @@ default="residual"
             raise self._diverged(
                 "the trained network outputs inf or NaN on training rows"
             ) from None
+        q1, q3 = np.percentile(scores, [25, 75])
         if self.contamination == "auto":
-            q1, q3 = np.percentile(scores, [25, 75])
-            self.offset_ = float(q1 - 1.5 * (q3 - q1))
+            offset = q1 - 1.5 * (q3 - q1)
         else:
-            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+            offset = np.percentile(scores, 100.0 * self.contamination)
+        # Half the training rows or more score the same but for rounding
+        # errors (constant data): the offset would fall among their scores,
+        # and rounding, which changes with the rows scored together and
+        # their dtype, would decide which of them are outliers. It goes
+        # below them by more than rounding errors.
+        margin = _TIE_MARGIN * max(1.0, abs(offset))
+        if q3 - q1 <= margin:
+            offset = min(offset, q1 - margin)
+        self.offset_ = float(offset)
 
     def decision_function(self, X):
         """Score shifted by the threshold: negative for outliers.
@@ -819,12 +844,24 @@ default="residual"
         return self.n_components
 
 
-def _with_floor(scales):
-    """``scales`` raised to at least 1% of their mean (and above zero)."""
-    floor = 0.01 * scales.mean()
-    if not floor > 0:
-        # All zero: nothing to scale by.
-        return np.ones_like(scales)
+def _with_floor(scales, reference):
+    """``scales`` (variances, or squared errors) raised to at least 1% of
+    their mean, and to at least ``_RELATIVE_FLOOR`` times ``reference``.
+
+    ``reference`` is a variance the scales are small or large relative to:
+    the mean variance of the data as the network sees them, or the mean
+    square of the codes. It keeps the floor above rounding errors where all
+    scales are themselves at the level of rounding errors (constant data
+    rebuilt exactly): relative to those alone, a row's score would depend
+    on the other rows of its batch, whose number changes how matrix
+    products round. Where ``reference`` is zero too (every feature
+    constant, every code zero), the floor is ``_RELATIVE_FLOOR`` in the
+    units the network sees, those of the data for the unscaled constant
+    features.
+    """
+    if not reference > 0:
+        reference = 1.0
+    floor = max(0.01 * scales.mean(), _RELATIVE_FLOOR * reference)
     return np.maximum(scales, floor)
 
 

@@ -165,8 +165,46 @@ class FeatureScaling:
         return scaled
 
     def inverse(self, X_scaled, dtype):
-        """Map scaled rows back to the units of the data, as ``dtype``."""
-        return (X_scaled * self.scale + self.center).astype(dtype, copy=False)
+        """Map scaled rows back to the units of the data, as ``dtype``.
+
+        Parameters
+        ----------
+        X_scaled : ndarray of shape (n_samples, n_features)
+            Finite rows as the network outputs them (decoded codes).
+        dtype : numpy dtype
+            The dtype of the result.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+
+        Raises
+        ------
+        ValueError
+            If a value overflows ``dtype`` once unscaled. The network's output
+            is finite, but for data whose scale nears the largest number of
+            their dtype, an output a little outside the range of the training
+            data is not representable in the data's units: an infinite value
+            returned in its place would pass for a reconstruction.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = (X_scaled * self.scale + self.center).astype(dtype, copy=False)
+        finite = np.isfinite(X)
+        if not finite.all():
+            dtype = np.dtype(dtype)
+            n_rows = np.count_nonzero(~finite.all(axis=1))
+            largest = np.abs(self.center) + np.abs(self.scale)
+            raise ValueError(
+                f"Undoing the feature scaling overflows {dtype.name} for "
+                f"{n_rows} of {len(X)} rows: their values exceed "
+                f"{np.finfo(dtype).max:.3g} in the units of the data. The "
+                f"training data's scale (centre plus scale up to "
+                f"{largest.max():.3g}) is so close to the {dtype.name} limit "
+                "that outputs a little outside their range cannot be "
+                "represented. Divide the data by a power of ten before "
+                "fitting, and multiply the results back in float64."
+            )
+        return X
 
 
 def _common_scale(scale, constant):

@@ -250,7 +250,8 @@ default="residual"
 
     >>> linear = AutoencoderTransformer(n_components=8, architecture="linear")
     >>> denoising = AutoencoderTransformer(n_components=8, noise=0.5)
-    >>> sparse = AutoencoderTransformer(n_components=32, sparsity=0.1)
+    >>> sparse = AutoencoderTransformer(n_components=32, architecture="mlp",
+    ...                                 sparsity=0.1)
     >>> vae = AutoencoderTransformer(n_components=2, variational=True, max_iter=5,
     ...                              random_state=0).fit(X)
     >>> vae.sample(3, random_state=0).shape

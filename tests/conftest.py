@@ -31,7 +31,7 @@ VARIANTS = {
     "residual": {"hidden_layer_sizes": (8,)},
     "mlp": {"architecture": "mlp", "hidden_layer_sizes": (8,)},
     "linear": {"architecture": "linear"},
-    "sparse": {"hidden_layer_sizes": (8,), "sparsity": 0.1},
+    "sparse": {"architecture": "mlp", "hidden_layer_sizes": (8,), "sparsity": 0.1},
     "denoising": {"hidden_layer_sizes": (8,), "noise": 0.2},
     "masking": {"hidden_layer_sizes": (8,), "noise": 0.2, "noise_type": "masking"},
     "variational": {"hidden_layer_sizes": (8,), "variational": True},

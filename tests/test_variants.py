@@ -292,7 +292,7 @@ def test_bce_reconstructs_in_unit_interval_and_scores_like_training(unit_digits)
     [
         {"architecture": "conv", "noise": 0.2, "noise_type": "masking"},
         {"architecture": "conv", "variational": True},
-        {"sparsity": 0.1, "noise": 0.1},
+        {"architecture": "mlp", "sparsity": 0.1, "noise": 0.1},
         {"variational": True, "noise": 0.1, "loss": "bce"},
         {"architecture": "linear", "sparsity": 0.1},
     ],
