@@ -42,6 +42,34 @@ ODDS_DATASETS = (
     "vowels",
     "wbc",
 )
+#: The development suite's ADBench sets (``shared/data/adbench``): classical
+#: tabular sets, and image (ResNet-18) and text (BERT) embeddings.
+ADBENCH_TABULAR = ("ALOI", "campaign", "celeba", "cover", "donors", "http", "skin")
+ADBENCH_EMBEDDINGS = (
+    "cv_CIFAR10_0",
+    "cv_SVHN_0",
+    *(
+        f"cv_MVTec-AD_{name}"
+        for name in (
+            "bottle",
+            "cable",
+            "capsule",
+            "carpet",
+            "grid",
+            "hazelnut",
+            "leather",
+            "metal_nut",
+            "pill",
+            "screw",
+            "tile",
+            "toothbrush",
+            "transistor",
+            "wood",
+            "zipper",
+        )
+    ),
+    "nlp_20news_3",
+)
 
 
 # ----------------------------------------------------------------------
@@ -193,6 +221,50 @@ def load_odds(name):
     X = np.asarray(mat["X"], dtype=np.float64)
     y = np.asarray(mat["y"]).ravel().astype(np.int64)
     return X, y
+
+
+def load_adbench(name):
+    """An ADBench set of the development suite: float64 ``X``, ``y`` in {0, 1}."""
+    with np.load(DATA_DIR / "adbench" / f"{name}.npz") as data:
+        X = np.asarray(data["X"], dtype=np.float64)
+        y = np.asarray(data["y"]).ravel().astype(np.int64)
+    return X, y
+
+
+def load_outlier_set(name, max_rows=None):
+    """An ODDS or ADBench set by name, at most ``max_rows`` rows.
+
+    Larger sets are subsampled, stratified by the label, with seed 0 (as
+    ADBench's own protocol caps its sets).
+    """
+    X, y = load_odds(name) if name in ODDS_DATASETS else load_adbench(name)
+    if max_rows is not None and len(X) > max_rows:
+        from sklearn.model_selection import train_test_split
+
+        X, _, y, _ = train_test_split(
+            X, y, train_size=max_rows, stratify=y, random_state=0
+        )
+    return X, y
+
+
+def pyod_split(X, y, seed, stratify=False):
+    """PyOD's protocol: 60/40 split, standardised on the training part.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : ndarray
+        ``train_test_split(test_size=0.4, random_state=seed)``, stratified by
+        ``y`` if asked, with a ``StandardScaler`` fitted on ``X_train``
+        applied to both parts.
+    """
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.4, random_state=seed, stratify=y if stratify else None
+    )
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
 # ----------------------------------------------------------------------

@@ -215,15 +215,6 @@ def detector_row(name, suite, dataset, seed, X_train, X_test, y_test, contaminat
     }
 
 
-def pyod_split(X, y, seed, stratify=False):
-    """PyOD's protocol: 60/40 split, standardised on the training part."""
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.4, random_state=seed, stratify=y if stratify else None
-    )
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
-
-
 def run_detectors(settings, candidates, progress):
     rows = []
 
@@ -244,19 +235,20 @@ def run_detectors(settings, candidates, progress):
         for dataset in datasets:
             X, y = _common.load_odds(dataset)
             for seed in seeds:
-                run("odds", dataset, seed, *pyod_split(X, y, seed))
+                run("odds", dataset, seed, *_common.pyod_split(X, y, seed))
         bases, kinds, seeds = settings["adbench"]
         for base in bases:
             for kind in kinds:
                 for seed in seeds:
                     X, y = _anomalies.adbench_like(base, kind, seed)
-                    split = pyod_split(X, y, seed, stratify=True)
+                    split = _common.pyod_split(X, y, seed, stratify=True)
                     run(f"adbench {kind}", base, seed, *split)
     names, seeds = settings["small"]
     for name in names:
         for seed in seeds:
             X, y = _anomalies.small_set(name, seed)
-            run("small sets", name, seed, *pyod_split(X, y, seed, stratify=True))
+            split = _common.pyod_split(X, y, seed, stratify=True)
+            run("small sets", name, seed, *split)
     for seed in settings["calibration"]:
         X_train, X_test, y_train, y_test = _anomalies.breast_cancer_split(seed)
         run("breast cancer", "breast cancer", seed, X_train, X_test, y_train, y_test)

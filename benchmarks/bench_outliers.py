@@ -107,11 +107,15 @@ def _lof(contamination, seed, n_features):
     return det, lambda X: -det.score_samples(X)
 
 
-def _pyod_autoencoder(contamination, seed, n_features):
+def _pyod_autoencoder(contamination, seed, n_features, **params):
     from pyod.models.auto_encoder import AutoEncoder
 
     det = AutoEncoder(
-        contamination=contamination, random_state=seed, verbose=0, device="cpu"
+        contamination=contamination,
+        random_state=seed,
+        verbose=0,
+        device="cpu",
+        **params,
     )
     return det, det.decision_function
 

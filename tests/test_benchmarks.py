@@ -201,3 +201,55 @@ def test_feature_bagging_fits_each_member_on_its_own_features():
     np.testing.assert_allclose(ensemble.score_samples(X), np.mean(members, axis=0))
     scores = ensemble.score_samples(X)
     assert scores[:10].max() < np.median(scores[10:])
+
+
+@pytest.mark.skipif(
+    not (_common.has_data("odds") and _common.has_data("adbench")),
+    reason=f"ODDS or ADBench data not found in {_common.DATA_DIR}",
+)
+def test_bench_protocols_quick(tmp_path):
+    pytest.importorskip("pyod")
+    bench = importlib.import_module("bench_protocols")
+    runs = bench.main(
+        ["--quick", "--out", str(tmp_path), "--candidates", "pca 0.9 code"]
+    )
+
+    for name in ("README.md", "runs.csv", "cells.csv", "roc_auc.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["settings"]["mode"] == "quick"
+    assert meta["machine"]["torch_threads"] == 1
+    assert set(meta) >= {"git_commit", "git_dirty", "command", "started_utc"}
+
+    methods = [*bench.DEFAULT_METHODS, "skae pca 0.9 code"]
+    assert len(runs) == len(bench.QUICK_SETS) * len(bench.PROTOCOLS) * len(methods)
+    assert (runs["error"] == "").all()
+    assert runs["roc_auc"].between(0, 1).all()
+    assert (runs["time_s"] >= 0).all()
+    # The clean protocol trains on the training inliers only.
+    train = runs.groupby(["set", "protocol"])["n_train"].first().unstack()
+    assert (train["clean"] < train["contaminated"]).all()
+    cells = pd.read_csv(tmp_path / "cells.csv")
+    assert len(cells) == len(bench.COLLECTIONS) * len(bench.PROTOCOLS) * len(methods)
+    readme = (tmp_path / "README.md").read_text()
+    assert "## Mean ROC-AUC per cell" in readme
+    assert "more than 0.05 below PCA" in readme
+
+
+def test_variance_components_is_pca_choice():
+    bench = importlib.import_module("bench_protocols")
+    from sklearn.decomposition import PCA
+
+    X = np.random.RandomState(0).normal(size=(200, 6)) * [5, 3, 2, 1, 0.5, 0.1]
+    expected = PCA(n_components=0.9, svd_solver="full").fit(X).n_components_
+    assert bench.variance_components(X) == expected
+
+
+def test_knn_and_pca_peers_score_far_rows_higher():
+    bench = importlib.import_module("bench_protocols")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4)) @ rng.normal(size=(4, 4))
+    far = X[:5] + 10.0
+    for det in (bench.KNNDistance(), bench.PCAReconstruction()):
+        scores = det.fit(X).abnormality(np.vstack([far, X[5:]]))
+        assert scores[:5].min() > np.median(scores[5:])
