@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sklearn
-import torch
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 from skae._blocks import check_finite, is_mapped, release, take_rows
+from tests._helpers import assert_same_weights
 
 # 4000 rows of 64 float32 values: 1 MB, 256 rows per 64 kB.
 N_ROWS, N_FEATURES = 4000, 64
@@ -69,12 +69,7 @@ def test_memmap_and_array_give_the_same_model(data, memmap):
     with sklearn.config_context(working_memory=SMALL_MEMORY):
         from_memmap = AutoencoderTransformer(**params).fit(memmap)
         from_array = AutoencoderTransformer(**params).fit(data)
-    for p, q in zip(
-        from_memmap.net_.module_.parameters(),
-        from_array.net_.module_.parameters(),
-        strict=True,
-    ):
-        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert_same_weights(from_memmap, from_array)
     np.testing.assert_array_equal(
         from_memmap.score_samples(memmap), from_array.score_samples(data)
     )

@@ -19,6 +19,7 @@ from skae._losses import AutoencoderLoss
 from skae._modules import Autoencoder, MLPAutoencoder
 from skae._scaling import FeatureScaling
 from skae._training import AutoencoderNet, EpochLoss, ScaledRows, TensorBatches
+from tests._helpers import assert_same_weights
 
 
 class SkorchNet(AutoencoderNet):
@@ -56,10 +57,7 @@ def test_same_model_and_history_as_skorchs_own_loop(
     ours, theirs = _fit_both(
         Estimator, low_rank_X, monkeypatch, early_stopping=early_stopping
     )
-    for p, q in zip(
-        ours.net_.module_.parameters(), theirs.net_.module_.parameters(), strict=True
-    ):
-        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert_same_weights(ours, theirs)
     assert ours.n_iter_ == theirs.n_iter_
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-12)
     if early_stopping:

@@ -1,0 +1,33 @@
+"""What several test files check or measure, written once."""
+
+import torch
+
+
+def weights(estimator):
+    """A copy of the parameters of a fitted estimator's network, by name."""
+    return {
+        name: p.detach().clone()
+        for name, p in estimator.net_.module_.named_parameters()
+    }
+
+
+def same_weights(a, b):
+    """For each parameter of two networks, whether it holds the same values
+    in the same dtype, bit for bit (NaN never equals NaN).
+
+    ``a`` and ``b`` are fitted estimators or copies from :func:`weights`;
+    both must have the same parameters, in the same order.
+    """
+    a = weights(a) if hasattr(a, "net_") else a
+    b = weights(b) if hasattr(b, "net_") else b
+    assert list(a) == list(b), "the networks have different parameters"
+    return {
+        name: a[name].dtype == b[name].dtype and torch.equal(a[name], b[name])
+        for name in a
+    }
+
+
+def assert_same_weights(a, b):
+    """Assert that two networks hold the same parameters, bit for bit."""
+    differ = [name for name, same in same_weights(a, b).items() if not same]
+    assert not differ, f"parameters differ: {differ}"
