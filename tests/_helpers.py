@@ -1,5 +1,6 @@
 """What several test files check or measure, written once."""
 
+import numpy as np
 import torch
 
 
@@ -31,3 +32,20 @@ def assert_same_weights(a, b):
     """Assert that two networks hold the same parameters, bit for bit."""
     differ = [name for name, same in same_weights(a, b).items() if not same]
     assert not differ, f"parameters differ: {differ}"
+
+
+def reconstruction_error(reducer, X, *, target=None, scaled=False):
+    """Per-row mean squared error of ``reducer``'s reconstruction of ``X``.
+
+    Computed with numpy from ``inverse_transform(transform(X))``, apart from
+    the code under test. The error is against ``target`` (``X`` by default),
+    in the units of the data, or with ``scaled=True`` in the estimator's
+    training units: ``(X - center_) / scale_``.
+    """
+    X = np.asarray(X)
+    target = X if target is None else np.asarray(target)
+    X_hat = reducer.inverse_transform(reducer.transform(X))
+    if scaled:
+        X_hat = (X_hat - reducer.center_) / reducer.scale_
+        target = (target - reducer.center_) / reducer.scale_
+    return np.mean((X_hat - target) ** 2, axis=1)
