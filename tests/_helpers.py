@@ -1,7 +1,21 @@
 """What several test files check or measure, written once."""
 
+import importlib
+import sys
+from pathlib import Path
+
 import numpy as np
 import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark_module(name):
+    """The module ``name`` of ``benchmarks/``, which are scripts beside one
+    another rather than a package: their folder goes on ``sys.path``."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
 
 
 def weights(estimator):

@@ -2,23 +2,19 @@
 and write sane files. The numbers themselves are checked by reading them, not
 here."""
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests._helpers import benchmark_module
+
 pd = pytest.importorskip("pandas")
 pytest.importorskip("matplotlib")
 pytest.importorskip("tabulate")
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-_common = importlib.import_module("_common")
+_common = benchmark_module("_common")
 
 
 def _check_meta(out, mode):
@@ -33,7 +29,7 @@ def _check_meta(out, mode):
 
 
 def test_bench_reduction_smoke(tmp_path):
-    bench = importlib.import_module("bench_reduction")
+    bench = benchmark_module("bench_reduction")
     bench.main(["--smoke", "--out", str(tmp_path)])
 
     for name in (
@@ -68,7 +64,7 @@ def test_bench_reduction_smoke(tmp_path):
 )
 def test_bench_outliers_smoke(tmp_path):
     pytest.importorskip("pyod")
-    bench = importlib.import_module("bench_outliers")
+    bench = benchmark_module("bench_outliers")
     bench.main(["--smoke", "--out", str(tmp_path)])
 
     for name in ("README.md", "runs.csv", "roc_auc.csv", "roc_auc.png"):
@@ -86,7 +82,7 @@ def test_bench_outliers_smoke(tmp_path):
 
 
 def test_bench_scaling_up_smoke(tmp_path):
-    bench = importlib.import_module("bench_scaling_up")
+    bench = benchmark_module("bench_scaling_up")
     # Outside the benchmark torch has two threads: meta.json must record the
     # one the run was limited to.
     torch.set_num_threads(2)
@@ -114,21 +110,21 @@ def test_bench_scaling_up_smoke(tmp_path):
 
 
 def test_precision_at_n():
-    bench = importlib.import_module("bench_outliers")
+    bench = benchmark_module("bench_outliers")
     y = np.array([0, 1, 0, 1, 0])
     assert bench.precision_at_n(y, np.array([0.1, 0.9, 0.2, 0.8, 0.3])) == 1.0
     assert bench.precision_at_n(y, np.array([0.9, 0.1, 0.8, 0.2, 0.3])) == 0.0
 
 
 def test_run_rejects_unknown_benchmark(capsys):
-    run = importlib.import_module("run")
+    run = benchmark_module("run")
     with pytest.raises(SystemExit):
         run.main(["--only", "nonsense"])
     assert "unknown benchmarks" in capsys.readouterr().err
 
 
 def test_run_py_is_the_one_command(tmp_path):
-    run = importlib.import_module("run")
+    run = benchmark_module("run")
     status = run.main(
         ["--smoke", "--only", "reduction,speed", "--out-root", str(tmp_path)]
     )
@@ -140,7 +136,7 @@ def test_run_py_is_the_one_command(tmp_path):
 
 
 def test_bench_defaults_smoke(tmp_path):
-    bench = importlib.import_module("bench_defaults")
+    bench = benchmark_module("bench_defaults")
     detectors, transformers = bench.main(["--smoke", "--out", str(tmp_path)])
 
     _check_meta(tmp_path, "smoke")
@@ -153,7 +149,7 @@ def test_bench_defaults_smoke(tmp_path):
 
 
 def test_subsample_ensemble_averages_members_fitted_on_subsamples():
-    bench = importlib.import_module("bench_defaults")
+    bench = benchmark_module("bench_defaults")
     rng = np.random.RandomState(0)
     X = rng.normal(size=(300, 4))
     X[:10] += 8.0
@@ -175,7 +171,7 @@ def test_subsample_ensemble_averages_members_fitted_on_subsamples():
 
 
 def test_feature_bagging_fits_each_member_on_its_own_features():
-    bench = importlib.import_module("bench_defaults")
+    bench = benchmark_module("bench_defaults")
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 8))
     X[:10] += 8.0

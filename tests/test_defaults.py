@@ -20,30 +20,15 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
-from tests._helpers import reconstruction_error
+from tests._helpers import benchmark_module, reconstruction_error
 
-
-def _contaminated(kind, seed):
-    """500 correlated Gaussian rows in 10-D plus 25 outliers: uniform in
-    [-20, 20]^10, or a cluster (standard deviation 0.3) around a point drawn
-    there."""
-    rng = np.random.RandomState(seed)
-    mixing = rng.normal(size=(10, 10))
-    mixing[:, :3] *= 3.0
-    inliers = rng.normal(size=(500, 10)) @ mixing
-    if kind == "scattered":
-        outliers = rng.uniform(-20, 20, size=(25, 10))
-    else:
-        outliers = rng.uniform(-20, 20, size=10) + 0.3 * rng.normal(size=(25, 10))
-    X = np.vstack([inliers, outliers])
-    y = np.r_[np.zeros(500), np.ones(25)]
-    return X, y
+planted_outliers = benchmark_module("_anomalies").planted_outliers
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("kind", ["scattered", "cluster"])
 def test_outliers_in_the_training_data_are_ranked_first(kind, seed):
-    X, y = _contaminated(kind, seed)
+    X, y = planted_outliers(kind, np.random.RandomState(seed))
     detector = AutoencoderOutlierDetector(contamination=25 / 525, random_state=seed)
     scores = detector.fit(X).score_samples(X)
     assert roc_auc_score(y, -scores) >= 0.99
