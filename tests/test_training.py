@@ -14,7 +14,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from skae import AutoencoderOutlierDetector, AutoencoderTransformer, _base
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 from skae._losses import AutoencoderLoss
 from skae._modules import Autoencoder, MLPAutoencoder
 from skae._scaling import FeatureScaling
@@ -37,12 +37,22 @@ def low_rank_X():
     return rng.normal(size=(150, 3)) @ rng.normal(size=(3, 8))
 
 
-def _fit_both(Estimator, X, monkeypatch, **params):
+def _with_skorch_net(Estimator):
+    """``Estimator`` training a :class:`SkorchNet` in place of its net."""
+
+    class WithSkorchNet(Estimator):
+        def _build_net(self, *args, **kwargs):
+            net = super()._build_net(*args, **kwargs)
+            return SkorchNet(**net.get_params(deep=False))
+
+    return WithSkorchNet
+
+
+def _fit_both(Estimator, X, **params):
     params = {"n_components": 2, "max_iter": 6, "batch_size": 32, **params}
     ours = Estimator(**params, random_state=0).fit(X)
-    with monkeypatch.context() as patch:
-        patch.setattr(_base, "AutoencoderNet", SkorchNet)
-        theirs = Estimator(**params, random_state=0).fit(X)
+    theirs = _with_skorch_net(Estimator)(**params, random_state=0).fit(X)
+    assert type(ours.net_) is AutoencoderNet
     assert type(theirs.net_) is SkorchNet
     return ours, theirs
 
@@ -52,11 +62,9 @@ def _fit_both(Estimator, X, monkeypatch, **params):
 )
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_same_model_and_history_as_skorchs_own_loop(
-    Estimator, early_stopping, low_rank_X, monkeypatch
+    Estimator, early_stopping, low_rank_X
 ):
-    ours, theirs = _fit_both(
-        Estimator, low_rank_X, monkeypatch, early_stopping=early_stopping
-    )
+    ours, theirs = _fit_both(Estimator, low_rank_X, early_stopping=early_stopping)
     assert_same_weights(ours, theirs)
     assert ours.n_iter_ == theirs.n_iter_
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-12)
@@ -197,7 +205,7 @@ def test_scaled_rows_never_hand_out_the_data_itself(index):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_fit_reads_the_data_without_copying_or_changing_it(
-    low_rank_X, dtype, early_stopping, monkeypatch
+    low_rank_X, dtype, early_stopping
 ):
     # skae trains on rows read from X and scaled batch by batch: the rows are
     # read from the caller's array itself, which stays as it was, also with a
@@ -208,15 +216,21 @@ def test_fit_reads_the_data_without_copying_or_changing_it(
 
     read_from = []
 
-    class RecordingRows(ScaledRows):
-        def __init__(self, data, *args, **kwargs):
-            read_from.append(data)
-            super().__init__(data, *args, **kwargs)
+    class Recording(AutoencoderTransformer):
+        """Records the data behind the validation and training rows."""
 
-    monkeypatch.setattr(_base, "ScaledRows", RecordingRows)
+        def _build_net(self, network, network_kwargs, device, valid, **kwargs):
+            if valid is not None:
+                read_from.append(valid.X)
+            return super()._build_net(network, network_kwargs, device, valid, **kwargs)
+
+        def _run(self, net, train_rows, **kwargs):
+            read_from.append(train_rows.X)
+            return super()._run(net, train_rows, **kwargs)
+
     X_given = low_rank_X.astype(dtype)
     X_before = X_given.copy()
-    AutoencoderTransformer(
+    Recording(
         n_components=2,
         architecture=InPlace,
         max_iter=2,
