@@ -148,11 +148,24 @@ def test_bench_defaults_smoke(tmp_path):
     assert "## Detector candidates" in (tmp_path / "README.md").read_text()
 
 
+def _shifted_first_rows(n_samples, n_features):
+    """Standard normal rows, the first 10 moved by 8 in every feature."""
+    X = np.random.RandomState(0).normal(size=(n_samples, n_features))
+    X[:10] += 8.0
+    return X
+
+
+def _check_ensemble_scores(ensemble, X, members):
+    """The ensemble scores the mean of its members' scores ``members``, and
+    ranks the rows of :func:`_shifted_first_rows` moved first."""
+    scores = ensemble.score_samples(X)
+    np.testing.assert_allclose(scores, np.mean(members, axis=0))
+    assert scores[:10].max() < np.median(scores[10:])
+
+
 def test_subsample_ensemble_averages_members_fitted_on_subsamples():
     bench = benchmark_module("bench_defaults")
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(300, 4))
-    X[:10] += 8.0
+    X = _shifted_first_rows(300, 4)
     ensemble = bench.SubsampleEnsemble(
         n_estimators=3, max_samples=100, contamination=0.05, random_state=0
     ).fit(X)
@@ -164,17 +177,13 @@ def test_subsample_ensemble_averages_members_fitted_on_subsamples():
     assert not np.allclose(centers[0], X.mean(axis=0))
     assert not np.allclose(centers[0], centers[1])
     members = [member.score_samples(X) for member in ensemble.members_]
-    np.testing.assert_allclose(ensemble.score_samples(X), np.mean(members, axis=0))
+    _check_ensemble_scores(ensemble, X, members)
     assert np.mean(ensemble.predict(X) == -1) == pytest.approx(0.05, abs=0.01)
-    scores = ensemble.score_samples(X)
-    assert scores[:10].max() < np.median(scores[10:])
 
 
 def test_feature_bagging_fits_each_member_on_its_own_features():
     bench = benchmark_module("bench_defaults")
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(200, 8))
-    X[:10] += 8.0
+    X = _shifted_first_rows(200, 8)
     ensemble = bench.SubsampleEnsemble(
         n_estimators=4,
         max_samples=150,
@@ -194,6 +203,4 @@ def test_feature_bagging_fits_each_member_on_its_own_features():
         member.score_samples(X[:, features])
         for member, features in zip(ensemble.members_, subsets, strict=True)
     ]
-    np.testing.assert_allclose(ensemble.score_samples(X), np.mean(members, axis=0))
-    scores = ensemble.score_samples(X)
-    assert scores[:10].max() < np.median(scores[10:])
+    _check_ensemble_scores(ensemble, X, members)
