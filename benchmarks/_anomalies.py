@@ -5,7 +5,8 @@
 - :func:`small_set`: small data sets of our own (curves, blobs, mixed units,
   wide data with few rows...).
 - :func:`contaminated`: 500 correlated Gaussian points in 10-D plus 25 planted
-  outliers, all in the training data, scattered or in a small cluster.
+  outliers, all in the training data, scattered or in a small cluster
+  (:func:`planted_outliers`, from any random generator, draws them).
 - :func:`breast_cancer_split`: benign tumours as inliers plus 30 malignant
   ones, split 60/40, for the calibration of the threshold on new data.
 
@@ -181,7 +182,16 @@ def small_set(name, seed):
 
 
 def contaminated(kind, seed):
-    """500 correlated Gaussian inliers in 10-D plus 25 outliers, unscaled.
+    """500 correlated Gaussian inliers in 10-D plus 25 outliers, unscaled, in
+    a random order: :func:`planted_outliers` drawn from ``seed``."""
+    rng = np.random.default_rng(3000 + seed)
+    X, y = planted_outliers(kind, rng)
+    order = rng.permutation(len(X))
+    return X[order], y[order]
+
+
+def planted_outliers(kind, rng):
+    """500 correlated Gaussian inliers in 10-D, then 25 outliers, unscaled.
 
     ``"scattered"``: uniform in [-20, 20]^10. The clusters hold 25 points of
     standard deviation 0.3: ``"cluster"``, around a point drawn uniformly in
@@ -191,8 +201,10 @@ def contaminated(kind, seed):
     ``"cluster_on_minor_axis"``, 4 along the least varying axis;
     ``"cluster_random_direction"``, at Mahalanobis distance 6 in a random
     direction.
+
+    ``rng`` is a ``numpy.random.Generator`` or ``RandomState``, which draws
+    the rows.
     """
-    rng = np.random.default_rng(3000 + seed)
     mixing = rng.normal(size=(10, 10))
     mixing[:, :3] *= 3.0
     inliers = rng.normal(size=(500, 10)) @ mixing
@@ -214,9 +226,7 @@ def contaminated(kind, seed):
         else:
             raise ValueError(kind)
         outliers = centre + 0.3 * rng.normal(size=(25, 10))
-    X, y = _labelled(inliers, outliers)
-    order = rng.permutation(len(X))
-    return X[order], y[order]
+    return _labelled(inliers, outliers)
 
 
 def breast_cancer_split(seed):

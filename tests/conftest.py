@@ -62,6 +62,22 @@ def digits():
 
 
 @pytest.fixture(scope="session")
+def unit_digits(digits):
+    """The pixels of ``digits``' training and test splits, scaled to [0, 1]."""
+    X_train, X_test, *_ = digits
+    return X_train / 16, X_test / 16
+
+
+@pytest.fixture(scope="session")
+def noisy_unit_digits(unit_digits):
+    """The test split of ``unit_digits`` with Gaussian noise (standard
+    deviation 0.3), clipped to [0, 1]."""
+    _, X_test = unit_digits
+    noise = np.random.RandomState(0).normal(scale=0.3, size=X_test.shape)
+    return np.clip(X_test + noise, 0, 1)
+
+
+@pytest.fixture(scope="session")
 def curve_with_outliers():
     """Points near a 1-D curve in 3-D, and uniform points far from it.
 

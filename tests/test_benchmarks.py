@@ -2,23 +2,19 @@
 and write sane files. The numbers themselves are checked by reading them, not
 here."""
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests._helpers import benchmark_module
+
 pd = pytest.importorskip("pandas")
 pytest.importorskip("matplotlib")
 pytest.importorskip("tabulate")
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-_common = importlib.import_module("_common")
+_common = benchmark_module("_common")
 
 
 def _check_meta(out, mode):
@@ -33,7 +29,7 @@ def _check_meta(out, mode):
 
 
 def test_bench_reduction_smoke(tmp_path):
-    bench = importlib.import_module("bench_reduction")
+    bench = benchmark_module("bench_reduction")
     bench.main(["--smoke", "--out", str(tmp_path)])
 
     for name in (
@@ -68,7 +64,7 @@ def test_bench_reduction_smoke(tmp_path):
 )
 def test_bench_outliers_smoke(tmp_path):
     pytest.importorskip("pyod")
-    bench = importlib.import_module("bench_outliers")
+    bench = benchmark_module("bench_outliers")
     bench.main(["--smoke", "--out", str(tmp_path)])
 
     for name in ("README.md", "runs.csv", "roc_auc.csv", "roc_auc.png"):
@@ -86,7 +82,7 @@ def test_bench_outliers_smoke(tmp_path):
 
 
 def test_bench_scaling_up_smoke(tmp_path):
-    bench = importlib.import_module("bench_scaling_up")
+    bench = benchmark_module("bench_scaling_up")
     # Outside the benchmark torch has two threads: meta.json must record the
     # one the run was limited to.
     torch.set_num_threads(2)
@@ -114,21 +110,21 @@ def test_bench_scaling_up_smoke(tmp_path):
 
 
 def test_precision_at_n():
-    bench = importlib.import_module("bench_outliers")
+    bench = benchmark_module("bench_outliers")
     y = np.array([0, 1, 0, 1, 0])
     assert bench.precision_at_n(y, np.array([0.1, 0.9, 0.2, 0.8, 0.3])) == 1.0
     assert bench.precision_at_n(y, np.array([0.9, 0.1, 0.8, 0.2, 0.3])) == 0.0
 
 
 def test_run_rejects_unknown_benchmark(capsys):
-    run = importlib.import_module("run")
+    run = benchmark_module("run")
     with pytest.raises(SystemExit):
         run.main(["--only", "nonsense"])
     assert "unknown benchmarks" in capsys.readouterr().err
 
 
 def test_run_py_is_the_one_command(tmp_path):
-    run = importlib.import_module("run")
+    run = benchmark_module("run")
     status = run.main(
         ["--smoke", "--only", "reduction,speed", "--out-root", str(tmp_path)]
     )
@@ -140,7 +136,7 @@ def test_run_py_is_the_one_command(tmp_path):
 
 
 def test_bench_defaults_smoke(tmp_path):
-    bench = importlib.import_module("bench_defaults")
+    bench = benchmark_module("bench_defaults")
     detectors, transformers = bench.main(["--smoke", "--out", str(tmp_path)])
 
     _check_meta(tmp_path, "smoke")
@@ -152,11 +148,24 @@ def test_bench_defaults_smoke(tmp_path):
     assert "## Detector candidates" in (tmp_path / "README.md").read_text()
 
 
-def test_subsample_ensemble_averages_members_fitted_on_subsamples():
-    bench = importlib.import_module("bench_defaults")
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(300, 4))
+def _shifted_first_rows(n_samples, n_features):
+    """Standard normal rows, the first 10 moved by 8 in every feature."""
+    X = np.random.RandomState(0).normal(size=(n_samples, n_features))
     X[:10] += 8.0
+    return X
+
+
+def _check_ensemble_scores(ensemble, X, members):
+    """The ensemble scores the mean of its members' scores ``members``, and
+    ranks the rows of :func:`_shifted_first_rows` moved first."""
+    scores = ensemble.score_samples(X)
+    np.testing.assert_allclose(scores, np.mean(members, axis=0))
+    assert scores[:10].max() < np.median(scores[10:])
+
+
+def test_subsample_ensemble_averages_members_fitted_on_subsamples():
+    bench = benchmark_module("bench_defaults")
+    X = _shifted_first_rows(300, 4)
     ensemble = bench.SubsampleEnsemble(
         n_estimators=3, max_samples=100, contamination=0.05, random_state=0
     ).fit(X)
@@ -168,17 +177,13 @@ def test_subsample_ensemble_averages_members_fitted_on_subsamples():
     assert not np.allclose(centers[0], X.mean(axis=0))
     assert not np.allclose(centers[0], centers[1])
     members = [member.score_samples(X) for member in ensemble.members_]
-    np.testing.assert_allclose(ensemble.score_samples(X), np.mean(members, axis=0))
+    _check_ensemble_scores(ensemble, X, members)
     assert np.mean(ensemble.predict(X) == -1) == pytest.approx(0.05, abs=0.01)
-    scores = ensemble.score_samples(X)
-    assert scores[:10].max() < np.median(scores[10:])
 
 
 def test_feature_bagging_fits_each_member_on_its_own_features():
-    bench = importlib.import_module("bench_defaults")
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(200, 8))
-    X[:10] += 8.0
+    bench = benchmark_module("bench_defaults")
+    X = _shifted_first_rows(200, 8)
     ensemble = bench.SubsampleEnsemble(
         n_estimators=4,
         max_samples=150,
@@ -198,9 +203,7 @@ def test_feature_bagging_fits_each_member_on_its_own_features():
         member.score_samples(X[:, features])
         for member, features in zip(ensemble.members_, subsets, strict=True)
     ]
-    np.testing.assert_allclose(ensemble.score_samples(X), np.mean(members, axis=0))
-    scores = ensemble.score_samples(X)
-    assert scores[:10].max() < np.median(scores[10:])
+    _check_ensemble_scores(ensemble, X, members)
 
 
 @pytest.mark.skipif(
@@ -209,7 +212,7 @@ def test_feature_bagging_fits_each_member_on_its_own_features():
 )
 def test_bench_protocols_quick(tmp_path):
     pytest.importorskip("pyod")
-    bench = importlib.import_module("bench_protocols")
+    bench = benchmark_module("bench_protocols")
     runs = bench.main(
         ["--quick", "--out", str(tmp_path), "--candidates", "pca 0.9 code"]
     )
@@ -237,7 +240,7 @@ def test_bench_protocols_quick(tmp_path):
 
 
 def test_variance_components_is_pca_choice():
-    bench = importlib.import_module("bench_protocols")
+    bench = benchmark_module("bench_protocols")
     from sklearn.decomposition import PCA
 
     X = np.random.RandomState(0).normal(size=(200, 6)) * [5, 3, 2, 1, 0.5, 0.1]
@@ -246,7 +249,7 @@ def test_variance_components_is_pca_choice():
 
 
 def test_knn_and_pca_peers_score_far_rows_higher():
-    bench = importlib.import_module("bench_protocols")
+    bench = benchmark_module("bench_protocols")
     rng = np.random.RandomState(0)
     X = rng.normal(size=(300, 4)) @ rng.normal(size=(4, 4))
     far = X[:5] + 10.0

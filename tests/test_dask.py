@@ -15,6 +15,7 @@ wrappers = pytest.importorskip(
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer  # noqa: E402
 from skae.dask import map_blocks  # noqa: E402
+from tests._helpers import assert_same_weights  # noqa: E402
 
 PARAMS = {"n_components": 2, "early_stopping": False, "random_state": 0}
 
@@ -37,15 +38,6 @@ def data():
     return X, da.from_array(X, chunks=(150, 6))
 
 
-def _same_weights(a, b):
-    return all(
-        torch.equal(p, q)
-        for p, q in zip(
-            a.net_.module_.parameters(), b.net_.module_.parameters(), strict=True
-        )
-    )
-
-
 def _sequential(estimator, X):
     """partial_fit over the blocks here, with the one torch thread that dask's
     workers run (dense layers round differently with the thread count)."""
@@ -66,7 +58,7 @@ def test_incremental_equals_sequential_partial_fit(client, data):
     ).fit(dX)
     sequential = _sequential(AutoencoderTransformer(**PARAMS), X)
     assert incremental.estimator_.n_iter_ == sequential.n_iter_ == 4
-    assert _same_weights(incremental.estimator_, sequential)
+    assert_same_weights(incremental.estimator_, sequential)
     assert incremental.estimator_.loss_curve_ == sequential.loss_curve_
 
 
@@ -80,7 +72,7 @@ def test_incremental_detector(client, data):
         scoring=lambda estimator, X, y=None: estimator.score_samples(X).mean(),
     ).fit(dX)
     sequential = _sequential(AutoencoderOutlierDetector(**PARAMS, contamination=0.1), X)
-    assert _same_weights(incremental.estimator_, sequential)
+    assert_same_weights(incremental.estimator_, sequential)
     assert incremental.estimator_.offset_ == sequential.offset_
     labels = map_blocks(incremental.estimator_.predict, dX).compute()
     np.testing.assert_array_equal(labels, sequential.predict(X))

@@ -14,35 +14,21 @@
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from tests._helpers import benchmark_module, reconstruction_error
 
-
-def _contaminated(kind, seed):
-    """500 correlated Gaussian rows in 10-D plus 25 outliers: uniform in
-    [-20, 20]^10, or a cluster (standard deviation 0.3) around a point drawn
-    there."""
-    rng = np.random.RandomState(seed)
-    mixing = rng.normal(size=(10, 10))
-    mixing[:, :3] *= 3.0
-    inliers = rng.normal(size=(500, 10)) @ mixing
-    if kind == "scattered":
-        outliers = rng.uniform(-20, 20, size=(25, 10))
-    else:
-        outliers = rng.uniform(-20, 20, size=10) + 0.3 * rng.normal(size=(25, 10))
-    X = np.vstack([inliers, outliers])
-    y = np.r_[np.zeros(500), np.ones(25)]
-    return X, y
+planted_outliers = benchmark_module("_anomalies").planted_outliers
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("kind", ["scattered", "cluster"])
 def test_outliers_in_the_training_data_are_ranked_first(kind, seed):
-    X, y = _contaminated(kind, seed)
+    X, y = planted_outliers(kind, np.random.RandomState(seed))
     detector = AutoencoderOutlierDetector(contamination=25 / 525, random_state=seed)
     scores = detector.fit(X).score_samples(X)
     assert roc_auc_score(y, -scores) >= 0.99
@@ -112,24 +98,15 @@ def test_threshold_holds_on_new_inliers(dataset, seed):
 
 def _pca_error(X_train, X_test, k):
     pca = PCA(n_components=k).fit(X_train)
-    return np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
-
-
-def _error(ae, X_test):
-    return np.mean((ae.inverse_transform(ae.transform(X_test)) - X_test) ** 2)
-
-
-@pytest.fixture(scope="module")
-def unit_digits():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16.0, test_size=0.25, random_state=0, stratify=y)
+    return reconstruction_error(pca, X_test).mean()
 
 
 @pytest.mark.parametrize("k, at_most", [(8, 0.65), (32, 1.0)])
 def test_transformer_is_never_behind_pca(unit_digits, k, at_most):
     X_train, X_test = unit_digits
     ae = AutoencoderTransformer(n_components=k, random_state=0).fit(X_train)
-    assert _error(ae, X_test) <= at_most * _pca_error(X_train, X_test, k)
+    ae_error = reconstruction_error(ae, X_test).mean()
+    assert ae_error <= at_most * _pca_error(X_train, X_test, k)
 
 
 def test_transformer_code_wider_than_its_hidden_layers():
@@ -140,4 +117,5 @@ def test_transformer_code_wider_than_its_hidden_layers():
     X += 0.1 * rng.normal(size=X.shape)
     X_train, X_test = X[:450], X[450:]
     ae = AutoencoderTransformer(n_components=150, random_state=0).fit(X_train)
-    assert _error(ae, X_test) <= 1.02 * _pca_error(X_train, X_test, 150)
+    ae_error = reconstruction_error(ae, X_test).mean()
+    assert ae_error <= 1.02 * _pca_error(X_train, X_test, 150)

@@ -1,16 +1,19 @@
 """Data larger than working_memory, and memory maps read out of core."""
 
+import contextlib
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import sklearn
-import torch
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 from skae._blocks import check_finite, is_mapped, release, take_rows
+from tests._helpers import assert_same_weights
 
 # 4000 rows of 64 float32 values: 1 MB, 256 rows per 64 kB.
 N_ROWS, N_FEATURES = 4000, 64
@@ -64,17 +67,33 @@ def _file_backed_kb():
     return 0
 
 
+@contextlib.contextmanager
+def _sampled(measure, interval=1e-3):
+    """Call ``measure`` every ``interval`` seconds, in a thread, while the
+    block runs; yield the list of the values, which grows meanwhile."""
+    values, done = [], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            values.append(measure())
+            time.sleep(interval)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    try:
+        yield values
+    finally:
+        done.set()
+        thread.join()
+        values.append(measure())
+
+
 def test_memmap_and_array_give_the_same_model(data, memmap):
     params = {"n_components": 3, "max_iter": 3, "random_state": 0}
     with sklearn.config_context(working_memory=SMALL_MEMORY):
         from_memmap = AutoencoderTransformer(**params).fit(memmap)
         from_array = AutoencoderTransformer(**params).fit(data)
-    for p, q in zip(
-        from_memmap.net_.module_.parameters(),
-        from_array.net_.module_.parameters(),
-        strict=True,
-    ):
-        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert_same_weights(from_memmap, from_array)
     np.testing.assert_array_equal(
         from_memmap.score_samples(memmap), from_array.score_samples(data)
     )
@@ -108,30 +127,17 @@ def test_memmap_pages_are_released(memmap):
 @pytest.mark.parametrize(
     "Estimator", [AutoencoderTransformer, AutoencoderOutlierDetector]
 )
-def test_fit_and_predict_keep_the_memmap_out_of_memory(
-    Estimator, big_memmap, monkeypatch
-):
+def test_fit_and_predict_keep_the_memmap_out_of_memory(Estimator, big_memmap):
     memmap = big_memmap
-    # How much of the file is resident each time skae is about to release
-    # pages: the high-water marks of every pass.
-    from skae import _blocks
-
     # A first fit maps the parts of torch's libraries that training uses.
     Estimator(n_components=3, max_iter=2).fit(np.array(memmap[:1000]))
     release(memmap)
     baseline = _file_backed_kb()
-    resident = []
-
-    def recording_release(X, start=0, stop=None):
-        resident.append(_file_backed_kb() - baseline)
-        release(X, start, stop)
-
-    monkeypatch.setattr(_blocks, "release", recording_release)
-    for module in ("skae._data", "skae._inference"):
-        monkeypatch.setattr(f"{module}.release", recording_release)
-    with sklearn.config_context(working_memory=1):
-        est = Estimator(n_components=3, max_iter=2, random_state=0).fit(memmap)
-        est.score_samples(memmap)
+    # How much of the file is resident, every millisecond of every pass.
+    with _sampled(lambda: _file_backed_kb() - baseline) as resident:
+        with sklearn.config_context(working_memory=1):
+            est = Estimator(n_components=3, max_iter=2, random_state=0).fit(memmap)
+            est.score_samples(memmap)
     file_kb = memmap.nbytes / 1024
     assert len(resident) > 20
     # The file's pages were all read, but never held together.

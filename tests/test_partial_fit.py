@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from tests._helpers import assert_same_weights, same_weights, weights
 
 PARAMS = {"n_components": 2, "early_stopping": False, "batch_size": 32}
 
@@ -16,14 +17,6 @@ def chunks():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(400, 3)) @ rng.normal(size=(3, 6)) + rng.uniform(5, 9, 6)
     return np.array_split(X, 4)
-
-
-def _weights(estimator):
-    return [p.detach().clone() for p in estimator.net_.module_.parameters()]
-
-
-def _same_weights(a, b):
-    return all(torch.equal(p, q) for p, q in zip(_weights(a), _weights(b), strict=True))
 
 
 def test_each_call_is_one_pass_over_its_rows(Estimator, chunks):
@@ -39,13 +32,11 @@ def test_each_call_is_one_pass_over_its_rows(Estimator, chunks):
 
 def test_partial_fit_goes_on_from_the_current_model(Estimator, chunks):
     est = Estimator(**PARAMS, random_state=0).partial_fit(chunks[0])
-    before = _weights(est)
+    before = weights(est)
     net = est.net_
     est.partial_fit(chunks[1])
     assert est.net_ is net
-    assert not all(
-        torch.equal(p, q) for p, q in zip(before, _weights(est), strict=True)
-    )
+    assert not all(same_weights(before, est).values())
 
 
 def test_scaling_is_fixed_by_the_first_call(chunks):
@@ -78,7 +69,7 @@ def test_partial_fit_is_reproducible_and_survives_pickling(Estimator, chunks):
     for chunk in chunks:
         plain.partial_fit(chunk)
         shipped = pickle.loads(pickle.dumps(shipped.partial_fit(chunk)))
-    assert _same_weights(plain, shipped)
+    assert_same_weights(plain, shipped)
     assert plain.loss_curve_ == shipped.loss_curve_
 
 
@@ -138,7 +129,7 @@ def test_interrupted_call_leaves_the_model_as_it_was(chunks):
     est = AutoencoderTransformer(**PARAMS, architecture=Interrupting).partial_fit(
         chunks[0]
     )
-    weights, n_iter = _weights(est), est.n_iter_
+    before, n_iter = weights(est), est.n_iter_
     optimizer = _moments(est)
     # The third of the call's four batches: two updates were made.
     Interrupting.at, Interrupting.batches = 3, 0
@@ -147,7 +138,7 @@ def test_interrupted_call_leaves_the_model_as_it_was(chunks):
             est.partial_fit(chunks[1])
     finally:
         Interrupting.at = None
-    assert all(torch.equal(p, q) for p, q in zip(weights, _weights(est), strict=True))
+    assert_same_weights(before, est)
     assert est.n_iter_ == len(est.net_.history) == n_iter
     assert all(torch.equal(a, b) for a, b in zip(optimizer, _moments(est), strict=True))
 

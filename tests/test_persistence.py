@@ -11,24 +11,16 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from tests._helpers import assert_same_weights, weights
 from tests.conftest import VARIANTS
 
 PARAMS = {"n_components": 2, "max_iter": 5, "batch_size": 16}
 
 
-def _weights(estimator):
-    return [p.detach().clone() for p in estimator.net_.module_.parameters()]
-
-
-def _assert_same_weights(a, b):
-    for wa, wb in zip(_weights(a), _weights(b), strict=True):
-        torch.testing.assert_close(wa, wb, rtol=0, atol=0)
-
-
 def test_random_state_makes_fit_bit_for_bit_reproducible(Estimator, X):
     first = Estimator(**PARAMS, noise=0.1, random_state=0).fit(X)
     second = Estimator(**PARAMS, noise=0.1, random_state=0).fit(X)
-    _assert_same_weights(first, second)
+    assert_same_weights(first, second)
     assert first.loss_curve_ == second.loss_curve_
     np.testing.assert_array_equal(first.score_samples(X), second.score_samples(X))
     other = Estimator(**PARAMS, noise=0.1, random_state=1).fit(X)
@@ -37,10 +29,9 @@ def test_random_state_makes_fit_bit_for_bit_reproducible(Estimator, X):
 
 def test_refitting_the_same_object_gives_the_same_model(Estimator, X):
     estimator = Estimator(**PARAMS, random_state=0)
-    first = _weights(estimator.fit(X))
+    first = weights(estimator.fit(X))
     estimator.fit(X)
-    for w1, w2 in zip(first, _weights(estimator), strict=True):
-        torch.testing.assert_close(w1, w2, rtol=0, atol=0)
+    assert_same_weights(first, estimator)
 
 
 def test_random_state_instance_is_consumed_like_sklearn(X):

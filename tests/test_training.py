@@ -14,13 +14,14 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from skae import AutoencoderOutlierDetector, AutoencoderTransformer, _building, _data
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer, _building
 from skae._callbacks import EpochLoss
 from skae._data import ScaledRows, TensorBatches
 from skae._losses import AutoencoderLoss
 from skae._modules import Autoencoder, MLPAutoencoder
 from skae._net import AutoencoderNet
 from skae._scaling import FeatureScaling
+from tests._helpers import assert_same_weights
 
 
 class SkorchNet(AutoencoderNet):
@@ -58,10 +59,7 @@ def test_same_model_and_history_as_skorchs_own_loop(
     ours, theirs = _fit_both(
         Estimator, low_rank_X, monkeypatch, early_stopping=early_stopping
     )
-    for p, q in zip(
-        ours.net_.module_.parameters(), theirs.net_.module_.parameters(), strict=True
-    ):
-        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert_same_weights(ours, theirs)
     assert ours.n_iter_ == theirs.n_iter_
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-12)
     if early_stopping:
@@ -201,7 +199,7 @@ def test_scaled_rows_never_hand_out_the_data_itself(index):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_fit_reads_the_data_without_copying_or_changing_it(
-    low_rank_X, dtype, early_stopping, monkeypatch
+    low_rank_X, dtype, early_stopping
 ):
     # skae trains on rows read from X and scaled batch by batch: the rows are
     # read from the caller's array itself, which stays as it was, also with a
@@ -212,12 +210,15 @@ def test_fit_reads_the_data_without_copying_or_changing_it(
 
     read_from = []
 
-    class RecordingRows(ScaledRows):
-        def __init__(self, data, *args, **kwargs):
-            read_from.append(data)
-            super().__init__(data, *args, **kwargs)
+    class Recording(Callback):
+        """Records the data behind the training and validation rows."""
 
-    monkeypatch.setattr(_data, "ScaledRows", RecordingRows)
+        def on_train_begin(self, net, X=None, **kwargs):
+            train, valid = net.get_split_datasets(X)
+            read_from.append(train.X)
+            if valid is not None:
+                read_from.append(valid.X)
+
     X_given = low_rank_X.astype(dtype)
     X_before = X_given.copy()
     AutoencoderTransformer(
@@ -225,6 +226,7 @@ def test_fit_reads_the_data_without_copying_or_changing_it(
         architecture=InPlace,
         max_iter=2,
         early_stopping=early_stopping,
+        callbacks=[Recording()],
     ).fit(X_given)
     np.testing.assert_array_equal(X_given, X_before)
     assert len(read_from) == (2 if early_stopping else 1)
