@@ -227,6 +227,11 @@ class _BaseAutoencoder(BaseEstimator):
             )
         else:
             net, scaling = self.net_, self._feature_scaling()
+            # A net built by fit goes on one pass at a time, unwatched by
+            # early stopping (a None callback is skorch's way to disable it).
+            if net.max_epochs != 1 or "early_stopping" in dict(net.callbacks_):
+                net.set_params(max_epochs=1, callbacks__early_stopping=None)
+                net.initialize_callbacks()
             seed = random_state.randint(np.iinfo(np.int32).max)
             train_rows, _ = rows_on_device(X, net.device, scaling, None, None)
         try:

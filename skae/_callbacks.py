@@ -131,7 +131,7 @@ class EpochLog(Callback):
 
     For example ``epoch  12/200  train_loss 0.2061  valid_loss 0.2290 *  3.1s``,
     where ``*`` marks an epoch that early stopping counts as an improvement
-    of ``monitor`` (``"<monitor>_improved"`` in the history). On a terminal
+    of ``monitor`` (the lowest loss so far, without early stopping). On a terminal
     the mark is in colour; written to a file or a pipe, the text is plain.
 
     Parameters
@@ -166,10 +166,18 @@ class EpochLog(Callback):
         else:
             width = len(str(self.max_epochs))
             parts = [f"epoch {epoch['epoch']:>{width}}/{self.max_epochs}"]
+        # This log runs before early stopping records the epoch: the mark
+        # is early stopping's test, or without it (partial_fit), the lowest
+        # loss so far.
+        stopping = dict(net.callbacks_).get("early_stopping")
         for key in ("train_loss", "valid_loss"):
             if key in epoch:
                 text = f"{key} {epoch[key]:.6g}"
-                if key == self.monitor and epoch.get(f"{key}_improved"):
+                if stopping is None:
+                    improved = epoch.get(f"{key}_best")
+                else:
+                    improved = epoch[key] < stopping.dynamic_threshold_
+                if key == self.monitor and improved:
                     text += " *"
                     if self.colour_:
                         text = f"\033[32m{text}\033[0m"

@@ -50,15 +50,17 @@ def restore_on_failure(estimator):
     A fit that fails or is interrupted must not leave a mix of old and new
     fitted attributes behind: the attributes fitted before (if any) are put
     back and those set by the failed fit are removed. The fitted net is
-    restored too: ``partial_fit`` trains it in place, so a copy of it, taken
-    before, takes its place.
+    restored too, in place: ``partial_fit`` trains it in place.
     """
     before = dict(vars(estimator))
-    if "net_" in before:
-        before["net_"] = copy.deepcopy(before["net_"])
+    net = before.get("net_")
+    net_before = None if net is None else copy.deepcopy(vars(net))
     try:
         yield
     except BaseException:
         vars(estimator).clear()
         vars(estimator).update(before)
+        if net is not None:
+            vars(net).clear()
+            vars(net).update(net_before)
         raise

@@ -313,6 +313,7 @@ def test_epoch_log_colours_only_a_terminal():
 
     class Net:
         history = History()
+        callbacks_ = []
 
     class Terminal:
         def isatty(self):
@@ -321,7 +322,7 @@ def test_epoch_log_colours_only_a_terminal():
     Net.history.new_epoch()
     Net.history.record("epoch", 1)
     Net.history.record("train_loss", 0.5)
-    Net.history.record("train_loss_improved", True)
+    Net.history.record("train_loss_best", True)
     for stream, coloured in [(Terminal(), True), (None, False)]:
         lines = []
         log = EpochLog("train_loss", 10, sink=lines.append, stream=stream)
