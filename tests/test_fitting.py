@@ -7,7 +7,7 @@ import sklearn
 import torch
 from sklearn.datasets import load_breast_cancer
 from sklearn.utils._param_validation import InvalidParameterError
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Callback, GradientNormClipping, LRScheduler
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 
@@ -226,3 +226,34 @@ def test_user_lr_scheduler_changes_the_learning_rate(Estimator):
 def test_callbacks_are_validated():
     with pytest.raises(InvalidParameterError, match="callbacks"):
         AutoencoderTransformer(callbacks="lr").fit(_gaussian())
+
+
+def test_user_gradient_clipping_acts_on_the_gradients():
+    X = _gaussian()
+    params = {
+        "n_components": 2,
+        "architecture": "mlp",
+        "optimizer": "sgd",
+        "early_stopping": False,
+        "max_iter": 1,
+        "random_state": 0,
+    }
+    start = AutoencoderTransformer(**params, learning_rate_init=1e-12)
+    start.fit(X)
+    free = AutoencoderTransformer(**params).fit(X)
+    clipped = AutoencoderTransformer(
+        **params, callbacks=[GradientNormClipping(gradient_clip_value=1e-6)]
+    ).fit(X)
+
+    def moved(est):
+        return sum(
+            (p - q).abs().sum().item()
+            for p, q in zip(
+                est.net_.module_.parameters(),
+                start.net_.module_.parameters(),
+                strict=True,
+            )
+        )
+
+    # Steps of norm at most 1e-6 times the learning rate barely move.
+    assert moved(clipped) < 1e-3 * moved(free)
