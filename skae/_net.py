@@ -153,6 +153,15 @@ class AutoencoderNet(NeuralNet):
             X = to_tensor(X, device=self.device)
         return self.criterion_(y_pred, X)
 
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        # Whether a callback acts on gradients, looked up once per run
+        # rather than at every step.
+        self.gradient_listeners_ = any(
+            type(cb).on_grad_computed is not Callback.on_grad_computed
+            for _, cb in self.callbacks_
+        )
+
     def train_step(self, batch, **fit_params):
         """One optimization step: zero the gradients, forward, backward, update.
 
@@ -167,10 +176,7 @@ class AutoencoderNet(NeuralNet):
         """
         self.optimizer_.zero_grad()
         step = self.train_step_single(batch, **fit_params)
-        if any(
-            type(cb).on_grad_computed is not Callback.on_grad_computed
-            for _, cb in self.callbacks_
-        ):
+        if self.gradient_listeners_:
             self.notify(
                 "on_grad_computed",
                 named_parameters=TeeGenerator(self.get_all_learnable_params()),
