@@ -285,7 +285,7 @@ class _BaseAutoencoder(BaseEstimator):
         self : object
             The estimator, trained one pass further.
         """
-        with restore_on_failure(self):
+        with restore_on_failure(self, incremental=True):
             X = self._check_data(X, reset=not hasattr(self, "net_"))
             self._fit(X, incremental=True)
         return self

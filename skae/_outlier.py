@@ -522,7 +522,7 @@ default="residual"
         self : object
             The estimator, trained one pass further.
         """
-        with _restore_on_failure(self):
+        with _restore_on_failure(self, incremental=True):
             X = self._check_data(X, reset=not hasattr(self, "net_"))
             self._fit(X, incremental=True)
             self._fit_score_scales(_reference_rows(X, None))

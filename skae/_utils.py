@@ -44,16 +44,18 @@ def pandas_output_configured(estimator):
 
 
 @contextmanager
-def restore_on_failure(estimator):
+def restore_on_failure(estimator, *, incremental=False):
     """Leave ``estimator`` as it was if the block raises, Ctrl-C included.
 
     A fit that fails or is interrupted must not leave a mix of old and new
     fitted attributes behind: the attributes fitted before (if any) are put
-    back and those set by the failed fit are removed. The fitted net is
-    restored too, in place: ``partial_fit`` trains it in place.
+    back and those set by the failed fit are removed. With ``incremental``
+    (``partial_fit``, which trains the fitted net in place), the net is
+    restored too, in place; ``fit`` builds a new net and leaves the old one
+    alone.
     """
     before = dict(vars(estimator))
-    net = before.get("net_")
+    net = before.get("net_") if incremental else None
     net_before = None if net is None else copy.deepcopy(vars(net))
     try:
         yield
