@@ -1,5 +1,5 @@
 """Outlier detection on the whole development suite in two protocols: skae
-against IsolationForest, PCA, LOF, kNN and PyOD's AutoEncoder (issue 24).
+against IsolationForest, PCA, LOF, kNN and PyOD's AutoEncoder.
 
 The suite: the 17 ODDS sets and the 25 ADBench sets of ``shared/data``, in
 two collections, **tabular** (17 ODDS + 7 ADBench classical sets, 24 sets)
@@ -65,7 +65,7 @@ VARIANCE_KEPT = 0.9
 #: kNN's score: the distance to the k-th nearest training row.
 KNN_NEIGHBOURS = 5
 #: skae is "below PCA" on a set when its clean-protocol ROC-AUC is this much
-#: lower than PCA's (the goal of issue 24).
+#: lower than PCA's (the detector's goal).
 BELOW_PCA_MARGIN = 0.05
 
 
@@ -543,7 +543,7 @@ def write_outputs(runs, out, mode, git):
     ]
     if len(margins):
         lines += [
-            "skae's margin over the best peer of each cell (issue 24 asks for "
+            "skae's margin over the best peer of each cell (the goal: "
             "at least +0.02 in every cell):\n",
             _common.markdown_table(margins),
             "",

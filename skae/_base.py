@@ -36,16 +36,12 @@ from skae._network import (
 from skae._scaling import FeatureScaling
 from skae._utils import (
     Count,
+    check_partial_fit,
     check_random_state,
     is_dataframe,
     pandas_output_configured,
     restore_on_failure,
 )
-
-# Private names other modules of skae import.
-_Count = Count
-_check_random_state = check_random_state
-_restore_on_failure = restore_on_failure
 
 
 class _BaseAutoencoder(BaseEstimator):
@@ -59,7 +55,7 @@ class _BaseAutoencoder(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [_Count(1)],
+        "n_components": [Count(1)],
         "architecture": [StrOptions(set(ARCHITECTURES)), type],
         "hidden_layer_sizes": ["array-like", None],
         "activation": [StrOptions(set(ACTIVATIONS))],
@@ -72,14 +68,14 @@ class _BaseAutoencoder(BaseEstimator):
         "noise_type": [StrOptions({"gaussian", "masking"})],
         "loss": [StrOptions({"mse", "bce"})],
         "scaling": [StrOptions({"auto", "standard", "global", "minmax"}), None],
-        "max_iter": [_Count(1)],
-        "batch_size": [_Count(1)],
+        "max_iter": [Count(1)],
+        "batch_size": [Count(1)],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [_Count(1)],
+        "n_iter_no_change": [Count(1)],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
         "accelerator": [None, HasMethods(["prepare", "backward", "unwrap_model"])],
@@ -253,7 +249,7 @@ class _BaseAutoencoder(BaseEstimator):
             vars(self).pop("_partial_fit_rng", None)
         return None if index_valid is None else np.sort(index_valid)
 
-    @available_if(lambda estimator: _check_partial_fit(estimator))
+    @available_if(lambda estimator: check_partial_fit(estimator))
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Train on ``X`` for one pass, going on from the current model.
@@ -574,20 +570,3 @@ class _BaseAutoencoder(BaseEstimator):
             # model: it is not pickled (the fitted net does not use it).
             state = {**state, "accelerator": None}
         return state
-
-
-def _check_partial_fit(estimator):
-    """``partial_fit`` is there only without early stopping and without an
-    accelerator; say why not."""
-    if estimator.accelerator is not None:
-        raise AttributeError(
-            "partial_fit is not available with an accelerator: each fit "
-            "trains in all processes and ends with a plain, unwrapped net."
-        )
-    if estimator.early_stopping:
-        raise AttributeError(
-            "partial_fit is available only with early_stopping=False: early "
-            "stopping holds out validation rows of one fit and counts its "
-            "epochs, which a stream of chunks does not have."
-        )
-    return True

@@ -13,16 +13,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from skae._base import (
-    _BaseAutoencoder,
-    _check_partial_fit,
-    _check_random_state,
-    _Count,
-    _restore_on_failure,
-)
+from skae._base import _BaseAutoencoder
 from skae._blocks import take_rows
 from skae._inference import NonFiniteOutputError
 from skae._losses import feature_errors, output_to_data, row_means
+from skae._utils import (
+    Count,
+    check_partial_fit,
+    check_random_state,
+    restore_on_failure,
+)
 
 #: Weight of the code term in the score, relative to the reconstruction
 #: term: both are measured in units of their interquartile range over the
@@ -395,12 +395,12 @@ default="residual"
 
     _parameter_constraints: dict = {
         **_BaseAutoencoder._parameter_constraints,
-        "n_components": [_Count(1), None],
+        "n_components": [Count(1), None],
         "contamination": [
             StrOptions({"auto"}),
             Interval(Real, 0, 0.5, closed="right"),
         ],
-        "density_components": [_Count(1), None],
+        "density_components": [Count(1), None],
     }
 
     def __init__(
@@ -486,7 +486,7 @@ default="residual"
         self : object
             The fitted estimator.
         """
-        with _restore_on_failure(self):
+        with restore_on_failure(self):
             X = self._check_data(X, reset=True)
             held_out = self._fit(X)
             self._fit_score_scales(_reference_rows(X, held_out))
@@ -494,7 +494,7 @@ default="residual"
             self._set_offset(X)
         return self
 
-    @available_if(lambda estimator: _check_partial_fit(estimator))
+    @available_if(lambda estimator: check_partial_fit(estimator))
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Train on ``X`` for one pass, going on from the current model.
@@ -522,7 +522,7 @@ default="residual"
         self : object
             The estimator, trained one pass further.
         """
-        with _restore_on_failure(self, incremental=True):
+        with restore_on_failure(self, incremental=True):
             X = self._check_data(X, reset=not hasattr(self, "net_"))
             self._fit(X, incremental=True)
             self._fit_score_scales(_reference_rows(X, None))
@@ -707,7 +707,7 @@ default="residual"
         if len(fit_rows) > _CODE_MAX_FIT_ROWS:
             every = np.linspace(0, len(fit_rows) - 1, _CODE_MAX_FIT_ROWS)
             fit_rows = fit_rows[every.astype(int)]
-        seed = _check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         density = GaussianMixture(
             n_components=min(self.density_components, len(fit_rows)),
             covariance_type="diag",

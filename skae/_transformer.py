@@ -4,7 +4,8 @@ import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from skae._base import _BaseAutoencoder, _restore_on_failure
+from skae._base import _BaseAutoencoder
+from skae._utils import restore_on_failure
 
 
 class AutoencoderTransformer(
@@ -369,7 +370,7 @@ default="residual"
         self : object
             The fitted estimator.
         """
-        with _restore_on_failure(self):
+        with restore_on_failure(self):
             X = self._check_data(X, reset=True)
             self._fit(X)
         return self

@@ -66,3 +66,20 @@ def restore_on_failure(estimator, *, incremental=False):
             vars(net).clear()
             vars(net).update(net_before)
         raise
+
+
+def check_partial_fit(estimator):
+    """``partial_fit`` is there only without early stopping and without an
+    accelerator; say why not."""
+    if estimator.accelerator is not None:
+        raise AttributeError(
+            "partial_fit is not available with an accelerator: each fit "
+            "trains in all processes and ends with a plain, unwrapped net."
+        )
+    if estimator.early_stopping:
+        raise AttributeError(
+            "partial_fit is available only with early_stopping=False: early "
+            "stopping holds out validation rows of one fit and counts its "
+            "epochs, which a stream of chunks does not have."
+        )
+    return True

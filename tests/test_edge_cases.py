@@ -1,4 +1,4 @@
-"""Edge cases that used to fail silently or deep inside torch (issue 23)."""
+"""Edge cases that used to fail silently or deep inside torch, each checked here."""
 
 import ast
 import importlib.metadata
@@ -124,7 +124,7 @@ def test_estimator_rejects_custom_module_that_cannot_train(Estimator, module, me
 )
 def test_estimator_rejects_sparsity_with_residual_architecture(Estimator):
     # The residual network meets the L1 penalty by shrinking its codes, which
-    # stay as dense (issue 23): asking for sparse codes from it is an error.
+    # stay as dense: asking for sparse codes from it is an error.
     X = np.random.RandomState(0).normal(size=(40, 4))
     estimator = Estimator(architecture="residual", sparsity=0.1, **FAST)
     with pytest.raises(ValueError, match="sparsity.*architecture='mlp'"):
