@@ -25,15 +25,11 @@ from skae._inference import (
     predict,
 )
 from skae._losses import feature_errors, output_to_data, row_means
-from skae._modules import ACTIVATIONS, ResidualAutoencoder
+from skae._modules import ACTIVATIONS
 from skae._net import run_training
-from skae._network import (
-    ARCHITECTURES,
-    check_protocol,
-    network_spec,
-    principal_axes,
-)
+from skae._network import ARCHITECTURES, estimator_network
 from skae._scaling import FeatureScaling
+from skae._start import pca_start
 from skae._utils import (
     Count,
     check_partial_fit,
@@ -184,7 +180,7 @@ class _BaseAutoencoder(BaseEstimator):
         if first_pass:
             n_samples, n_features = X.shape
             n_components = self._resolve_n_components(n_features)
-            network, network_kwargs = self._network(n_features, n_components)
+            network, network_kwargs = estimator_network(self, n_features, n_components)
             device = (
                 resolve_device(self.device)
                 if self.accelerator is None
@@ -195,14 +191,7 @@ class _BaseAutoencoder(BaseEstimator):
             )
             if self.loss == "bce":
                 scaling.check_unit_interval(X, scaling_name=self.scaling)
-            if network is ResidualAutoencoder and self.loss == "mse":
-                # PCA's solution is the start; with "bce" the output is a
-                # logit, which PCA's reconstruction is not.
-                mean, components = principal_axes(X, scaling, n_components)
-
-                def start(module):
-                    module.network.start_at(mean, components)
-
+            start = pca_start(X, scaling, network, n_components, self.loss)
             seed = random_state.randint(np.iinfo(np.int32).max)
             index_train = None
             if self.early_stopping and not incremental:
@@ -328,40 +317,6 @@ class _BaseAutoencoder(BaseEstimator):
         """Widths for ``hidden_layer_sizes=None``; ``None`` for those of
         :data:`skae._network.DEFAULT_HIDDEN_LAYER_SIZES`."""
         return None
-
-    def _network(self, n_features, n_components):
-        """The module class and its arguments; checks what the constraints
-        cannot express."""
-        hidden_layer_sizes = self.hidden_layer_sizes
-        if hidden_layer_sizes is None:
-            hidden_layer_sizes = self._default_hidden_layer_sizes(
-                n_features, n_components
-            )
-        network, kwargs = network_spec(
-            architecture=self.architecture,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=self.activation,
-            image_shape=self.image_shape,
-            module_kwargs=self.module_kwargs,
-            variational=self.variational,
-            n_features=n_features,
-            n_components=n_components,
-            sparsity=self.sparsity,
-        )
-        if self.noise_type == "masking" and self.noise >= 1:
-            raise ValueError(
-                "With noise_type='masking', noise is the probability of zeroing "
-                f"an input and must be below 1, got noise={self.noise}."
-            )
-        if isinstance(self.architecture, type):
-            check_protocol(
-                network,
-                kwargs,
-                n_features=n_features,
-                n_components=n_components,
-                variational=self.variational,
-            )
-        return network, kwargs
 
     #: What ``scaling="auto"`` means with ``loss="mse"``.
     _auto_scaling = "standard"

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from skae._blocks import block_rows, blocks
 from skae._modules import ConvAutoencoder, MLPAutoencoder, ResidualAutoencoder
 
 ARCHITECTURES = ("residual", "mlp", "linear", "conv")
@@ -192,70 +191,59 @@ def network_spec(
     }
 
 
-def principal_axes(X, scaling, n_components):
-    """Mean and principal axes of the rows of ``X`` as the network sees them.
+def estimator_network(estimator, n_features, n_components):
+    """The torch module class and arguments of an estimator's network.
 
-    The start of :class:`skae._modules.ResidualAutoencoder`: its linear path
-    is set to this projection, so that training starts from PCA. Computed in
-    float64, the way scikit-learn's ``PCA`` chooses by default: from the
-    eigenvectors of the covariance matrix, summed block by block, for tall
-    data (at most 1,000 features and at least 10 rows per feature) and data
-    larger than one block of ``working_memory``; otherwise from a singular
-    value decomposition of the scaled rows. The covariance needs memory for
-    one block and an ``n_features`` square; the decomposition, several
-    float64 copies of the data.
+    Checks, before training, what the parameter constraints cannot express:
+    the combination of the network parameters (:func:`network_spec`), the
+    masking probability, and a custom module's protocol
+    (:func:`check_protocol`).
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Unscaled rows.
-    scaling : FeatureScaling
-        The scaling the network sees the rows through.
-    n_components : int
-        Number of axes. Beyond the rank of the data, the extra axes are
-        zeros: those codes carry nothing until training uses them.
+    estimator : skae._base._BaseAutoencoder
+        Its parameters describe the network; with ``hidden_layer_sizes=None``
+        its ``_default_hidden_layer_sizes`` gives the widths.
+    n_features, n_components : int
+        Width of the data and of the code.
 
     Returns
     -------
-    mean : ndarray of shape (n_features,)
-    components : ndarray of shape (n_components, n_features)
-        Orthonormal rows, in decreasing order of variance, each with the sign
-        that makes its largest entry positive (as scikit-learn's ``PCA``).
+    network : type
+        A subclass of ``torch.nn.Module`` following skae's protocol.
+    kwargs : dict
+        Its keyword arguments.
     """
-    n_samples, n_features = X.shape
-    tall = n_features <= 1_000 and n_samples >= 10 * n_features
-    if not tall and n_samples <= block_rows(X, temporaries=2):
-        scaled = (np.asarray(X, dtype=np.float64) - scaling.center) / scaling.scale
-        mean = scaled.mean(axis=0)
-        scaled -= mean
-        _, _, axes = np.linalg.svd(scaled, full_matrices=False)
-    else:
-        # Two passes: the mean, then the products of centred rows (a
-        # one-pass formula loses the variance of features far from zero).
-        total = np.zeros(n_features)
-        for block in blocks(X, temporaries=1):
-            total += _scaled(block, scaling).sum(axis=0)
-        mean = total / n_samples
-        products = np.zeros((n_features, n_features))
-        for block in blocks(X, temporaries=1):
-            centred = _scaled(block, scaling)
-            centred -= mean
-            products += centred.T @ centred
-        _, vectors = np.linalg.eigh(products / n_samples)
-        axes = vectors[:, ::-1].T
-    axes = axes[:n_components]
-    largest = np.argmax(np.abs(axes), axis=1)
-    axes = axes * np.sign(axes[np.arange(len(axes)), largest])[:, None]
-    components = np.zeros((n_components, n_features))
-    components[: len(axes)] = axes
-    return mean, components
-
-
-def _scaled(block, scaling):
-    """Rows ``block`` as the network sees them, in a new float64 array."""
-    scaled = block - scaling.center
-    scaled /= scaling.scale
-    return scaled
+    hidden_layer_sizes = estimator.hidden_layer_sizes
+    if hidden_layer_sizes is None:
+        hidden_layer_sizes = estimator._default_hidden_layer_sizes(
+            n_features, n_components
+        )
+    network, kwargs = network_spec(
+        architecture=estimator.architecture,
+        hidden_layer_sizes=hidden_layer_sizes,
+        activation=estimator.activation,
+        image_shape=estimator.image_shape,
+        module_kwargs=estimator.module_kwargs,
+        variational=estimator.variational,
+        n_features=n_features,
+        n_components=n_components,
+        sparsity=estimator.sparsity,
+    )
+    if estimator.noise_type == "masking" and estimator.noise >= 1:
+        raise ValueError(
+            "With noise_type='masking', noise is the probability of zeroing "
+            f"an input and must be below 1, got noise={estimator.noise}."
+        )
+    if isinstance(estimator.architecture, type):
+        check_protocol(
+            network,
+            kwargs,
+            n_features=n_features,
+            n_components=n_components,
+            variational=estimator.variational,
+        )
+    return network, kwargs
 
 
 def check_protocol(network, kwargs, *, n_features, n_components, variational):

@@ -181,8 +181,8 @@ def test_nan_in_a_memmap_is_found_block_by_block(data, tmp_path):
 def test_passes_over_the_data_make_no_copy_of_it(method):
     import tracemalloc
 
-    from skae._network import principal_axes
     from skae._scaling import FeatureScaling
+    from skae._start import principal_axes
 
     X = np.random.RandomState(0).normal(size=(8000, 50)).astype(np.float32)
     tracemalloc.start()

@@ -281,8 +281,8 @@ def test_residual_network_keeps_its_start_when_no_epoch_improves(digits, capsys)
 def test_start_is_pcas_principal_axes(shape, offset, working_memory):
     from sklearn import config_context
 
-    from skae._network import principal_axes
     from skae._scaling import FeatureScaling
+    from skae._start import principal_axes
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=shape) @ np.diag(np.linspace(3, 0.5, shape[1])) + offset
