@@ -13,11 +13,16 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from skae._blocks import check_finite, is_mapped
-from skae._building import OPTIMIZERS, build_net, device_name, resolve_device
-from skae._callbacks import NonFiniteLossError
+from skae._building import (
+    OPTIMIZERS,
+    build_net,
+    device_name,
+    one_pass_at_a_time,
+    training_device,
+)
+from skae._callbacks import NonFiniteLossError, validation_scores
 from skae._data import rows_on_device, split_rows
 from skae._inference import (
     NonFiniteOutputError,
@@ -26,7 +31,7 @@ from skae._inference import (
 )
 from skae._losses import feature_errors, output_to_data, row_means
 from skae._modules import ACTIVATIONS
-from skae._net import run_training
+from skae._net import AutoencoderNet, run_training
 from skae._network import ARCHITECTURES, estimator_network
 from skae._scaling import FeatureScaling
 from skae._start import pca_start
@@ -34,10 +39,10 @@ from skae._utils import (
     Count,
     check_partial_fit,
     check_random_state,
-    is_dataframe,
-    pandas_output_configured,
+    per_feature_output,
     restore_on_failure,
 )
+from skae._validation import check_codes, check_data
 
 
 class _BaseAutoencoder(BaseEstimator):
@@ -181,11 +186,7 @@ class _BaseAutoencoder(BaseEstimator):
             n_samples, n_features = X.shape
             n_components = self._resolve_n_components(n_features)
             network, network_kwargs = estimator_network(self, n_features, n_components)
-            device = (
-                resolve_device(self.device)
-                if self.accelerator is None
-                else self.accelerator.device
-            )
+            device = training_device(self)
             scaling = FeatureScaling.fit(
                 X, self._scaling_method(), clip=self.loss == "bce"
             )
@@ -211,12 +212,7 @@ class _BaseAutoencoder(BaseEstimator):
                 incremental=incremental,
             )
         else:
-            net, scaling = self.net_, self._feature_scaling()
-            # A net built by fit goes on one pass at a time, unwatched by
-            # early stopping (a None callback is skorch's way to disable it).
-            if net.max_epochs != 1 or "early_stopping" in dict(net.callbacks_):
-                net.set_params(max_epochs=1, callbacks__early_stopping=None)
-                net.initialize_callbacks()
+            net, scaling = one_pass_at_a_time(self.net_), self._feature_scaling()
             seed = random_state.randint(np.iinfo(np.int32).max)
             train_rows, _ = rows_on_device(X, net.device, scaling, None, None)
         try:
@@ -287,20 +283,7 @@ class _BaseAutoencoder(BaseEstimator):
         self.n_iter_ = len(history)
         self.loss_curve_ = list(history[:, "train_loss"])
         self.best_loss_ = float(np.min(self.loss_curve_))
-        if "valid_loss" in history[-1]:
-            self.validation_scores_ = [-loss for loss in history[:, "valid_loss"]]
-            # The score of the weights kept: early stopping's best epoch, or
-            # the start (epoch 0) when no epoch improved on it.
-            stopping = dict(net.callbacks_)["early_stopping"]
-            if stopping.best_epoch_ == 0:
-                self.best_validation_score_ = -stopping.best_loss_
-            else:
-                self.best_validation_score_ = float(
-                    self.validation_scores_[stopping.best_epoch_ - 1]
-                )
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
+        self.validation_scores_, self.best_validation_score_ = validation_scores(net)
         # The loss was finite at each step, but the last update may still
         # have broken the model: check the weights and what they give.
         if not all(torch.isfinite(p).all() for p in net.module_.parameters()):
@@ -317,6 +300,12 @@ class _BaseAutoencoder(BaseEstimator):
         """Widths for ``hidden_layer_sizes=None``; ``None`` for those of
         :data:`skae._network.DEFAULT_HIDDEN_LAYER_SIZES`."""
         return None
+
+    #: The skorch net that trains without an accelerator. A subclass of the
+    #: estimator may name a subclass of it, to change how the net trains
+    #: without copying ``_fit``; ``tests/test_training.py`` trains through
+    #: skorch's own ``infer`` and callbacks this way.
+    _net_class = AutoencoderNet
 
     #: What ``scaling="auto"`` means with ``loss="mse"``.
     _auto_scaling = "standard"
@@ -432,50 +421,19 @@ class _BaseAutoencoder(BaseEstimator):
             pandas output is configured (``set_output(transform="pandas")`` or
             scikit-learn's ``transform_output``); otherwise an ndarray.
         """
-        errors = self._feature_errors(self._validate_X(X))
-        if not (is_dataframe(X) or pandas_output_configured(self)):
-            return errors
-        import pandas as pd
-
-        columns = getattr(self, "feature_names_in_", None)
-        if columns is None:
-            columns = [f"x{i}" for i in range(self.n_features_in_)]
-        index = X.index if is_dataframe(X) else None
-        return pd.DataFrame(errors, columns=list(columns), index=index)
+        return per_feature_output(self, self._feature_errors(self._validate_X(X)), X)
 
     def _validate_X(self, X):
         check_is_fitted(self)
         return self._check_data(X, reset=False)
 
     def _check_data(self, X, *, reset):
-        """scikit-learn's validation of ``X``, out of core for memory maps.
-
-        A memory-mapped ``X`` is checked for NaN and infinity block by block,
-        releasing each block's pages, instead of in one pass that would
-        bring the whole file into the process's memory.
-        """
-        mapped = is_mapped(X)
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=not mapped,
-        )
-        if mapped:
-            check_finite(X)
-        return X
+        """Validate ``X``; see :func:`skae._validation.check_data`."""
+        return check_data(self, X, reset=reset)
 
     def _validate_Z(self, Z):
         check_is_fitted(self)
-        Z = check_array(Z, dtype=[np.float64, np.float32])
-        n_components = self.n_components_
-        if Z.shape[1] != n_components:
-            raise ValueError(
-                f"Z has {Z.shape[1]} features, but {type(self).__name__} has "
-                f"{n_components} components."
-            )
-        return Z
+        return check_codes(self, Z)
 
     @available_if(lambda estimator: estimator.variational)
     @validate_params(

@@ -12,7 +12,6 @@ from skae._callbacks import EarlyStopping, EpochLog, StopOnNonFiniteLoss
 from skae._data import TensorBatches
 from skae._losses import AutoencoderLoss
 from skae._modules import Autoencoder
-from skae._net import AutoencoderNet
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -29,7 +28,8 @@ def build_net(
     Parameters
     ----------
     estimator : skae._base._BaseAutoencoder
-        Its parameters set the training.
+        Its parameters set the training; its ``_net_class`` is the net
+        built without an accelerator.
     network : type
         The torch module of the encoder and decoder.
     network_kwargs : dict
@@ -51,7 +51,7 @@ def build_net(
     """
     monitor = "valid_loss" if valid is not None else "train_loss"
     accelerator = estimator.accelerator
-    net_class, net_kwargs, sink = AutoencoderNet, {"device": device}, print
+    net_class, net_kwargs, sink = estimator._net_class, {"device": device}, print
     if accelerator is not None:
         from skae._distributed import AcceleratedAutoencoderNet, print_if
 
@@ -127,6 +127,27 @@ def build_net(
         verbose=int(verbose),
         **net_kwargs,
     )
+
+
+def one_pass_at_a_time(net):
+    """``net``, trained by an earlier call, set up for one more pass.
+
+    A net built by ``fit`` goes on one pass at a time, unwatched by early
+    stopping (a ``None`` callback is skorch's way to disable one); a net
+    built by ``partial_fit`` already does.
+    """
+    if net.max_epochs != 1 or "early_stopping" in dict(net.callbacks_):
+        net.set_params(max_epochs=1, callbacks__early_stopping=None)
+        net.initialize_callbacks()
+    return net
+
+
+def training_device(estimator):
+    """The device ``estimator`` trains on: its accelerator's, or the one its
+    ``device`` parameter names."""
+    if estimator.accelerator is not None:
+        return estimator.accelerator.device
+    return resolve_device(estimator.device)
 
 
 def resolve_device(device):

@@ -113,6 +113,28 @@ class EarlyStopping(SkorchEarlyStopping):
         return f"epoch {self.best_epoch_}"
 
 
+def validation_scores(net):
+    """The validation scores of a trained net, as the estimators report them.
+
+    Returns
+    -------
+    scores : list of float or None
+        Minus the validation loss of each epoch; ``None`` when the net had
+        no validation rows.
+    best : float or None
+        The score of the weights kept: :class:`EarlyStopping`'s best epoch,
+        or the start (epoch 0) when no epoch improved on it.
+    """
+    history = net.history
+    if "valid_loss" not in history[-1]:
+        return None, None
+    scores = [-loss for loss in history[:, "valid_loss"]]
+    stopping = dict(net.callbacks_)["early_stopping"]
+    if stopping.best_epoch_ == 0:
+        return scores, -stopping.best_loss_
+    return scores, float(scores[stopping.best_epoch_ - 1])
+
+
 def validation_loss(net, dataset):
     """The loss of ``net``'s module on its validation rows, as an epoch's
     ``valid_loss`` is computed (batch losses weighted by size)."""

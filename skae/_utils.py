@@ -43,6 +43,24 @@ def pandas_output_configured(estimator):
     return _get_output_config("transform", estimator)["dense"] == "pandas"
 
 
+def per_feature_output(estimator, values, X):
+    """``values``, one column per feature of ``X``, as the user gets them.
+
+    A pandas DataFrame, with the feature names as columns and the index of
+    ``X``, when ``X`` is one or pandas output is configured; otherwise the
+    ndarray ``values`` itself.
+    """
+    if not (is_dataframe(X) or pandas_output_configured(estimator)):
+        return values
+    import pandas as pd
+
+    columns = getattr(estimator, "feature_names_in_", None)
+    if columns is None:
+        columns = [f"x{i}" for i in range(estimator.n_features_in_)]
+    index = X.index if is_dataframe(X) else None
+    return pd.DataFrame(values, columns=list(columns), index=index)
+
+
 @contextmanager
 def restore_on_failure(estimator, *, incremental=False):
     """Leave ``estimator`` as it was if the block raises, Ctrl-C included.

@@ -14,7 +14,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from skae import AutoencoderOutlierDetector, AutoencoderTransformer, _building
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 from skae._callbacks import EpochLoss
 from skae._data import ScaledRows, TensorBatches
 from skae._losses import AutoencoderLoss
@@ -39,12 +39,17 @@ def low_rank_X():
     return rng.normal(size=(150, 3)) @ rng.normal(size=(3, 8))
 
 
-def _fit_both(Estimator, X, monkeypatch, **params):
+def _fit_both(Estimator, X, **params):
+    """Fit ``Estimator`` as it is, and a subclass of it whose net is
+    :class:`SkorchNet`, with the same parameters."""
+
+    class TrainedBySkorchNet(Estimator):
+        _net_class = SkorchNet
+
     params = {"n_components": 2, "max_iter": 6, "batch_size": 32, **params}
     ours = Estimator(**params, random_state=0).fit(X)
-    with monkeypatch.context() as patch:
-        patch.setattr(_building, "AutoencoderNet", SkorchNet)
-        theirs = Estimator(**params, random_state=0).fit(X)
+    theirs = TrainedBySkorchNet(**params, random_state=0).fit(X)
+    assert type(ours.net_) is AutoencoderNet
     assert type(theirs.net_) is SkorchNet
     return ours, theirs
 
@@ -54,11 +59,9 @@ def _fit_both(Estimator, X, monkeypatch, **params):
 )
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_same_model_and_history_as_skorchs_own_loop(
-    Estimator, early_stopping, low_rank_X, monkeypatch
+    Estimator, early_stopping, low_rank_X
 ):
-    ours, theirs = _fit_both(
-        Estimator, low_rank_X, monkeypatch, early_stopping=early_stopping
-    )
+    ours, theirs = _fit_both(Estimator, low_rank_X, early_stopping=early_stopping)
     assert_same_weights(ours, theirs)
     assert ours.n_iter_ == theirs.n_iter_
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-12)
