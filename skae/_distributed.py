@@ -19,6 +19,7 @@ given; ``skorch.hf`` itself does not import it.
 import math
 
 import torch
+from skorch import NeuralNet
 from skorch.hf import AccelerateMixin
 
 from skae._callbacks import EpochLoss
@@ -107,13 +108,14 @@ class SyncedEpochLoss(EpochLoss):
 class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
     """An :class:`AutoencoderNet` trained through an ``accelerate.Accelerator``.
 
-    skorch's ``AccelerateMixin`` prepares the module and optimizer (DDP,
-    device placement, mixed precision) and runs each step inside the
-    accelerator's ``accumulate`` and ``autocast`` contexts. Here:
+    skorch's ``AccelerateMixin`` runs each step inside the accelerator's
+    ``accumulate`` and ``autocast`` contexts. Here:
 
+    - ``initialize`` has the accelerator prepare the module and the optimizer
+      (DDP, device placement, mixed precision), not the criterion: it has no
+      parameters, and accelerate (older versions, on CPU) wraps every module
+      it prepares in DDP, which DDP refuses for a module without parameters;
     - batches come from :class:`ShardedTensorBatches` (``get_iterator``);
-    - the criterion is not prepared: it has no parameters, and accelerate
-      wraps every module in DDP on CPU, which DDP refuses;
     - the epoch losses are summed over processes (:class:`SyncedEpochLoss`);
     - the shuffling draws from its own generator, forked from the global one
       after the weights are drawn (the same in all processes), and the noise
@@ -121,7 +123,14 @@ class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
     """
 
     def initialize(self):
-        super().initialize()
+        # skorch's NeuralNet.initialize, then the accelerator's prepare for
+        # the module and the optimizer only (AccelerateMixin's initialize
+        # prepares the criterion too). The criterion still runs inside
+        # accelerator.autocast() (see train_step_single) and holds no tensors
+        # to place. The module stays prepared until detach unwraps it.
+        NeuralNet.initialize(self)
+        self.module_ = self.accelerator.prepare(self.module_)
+        self.optimizer_ = self.accelerator.prepare(self.optimizer_)
         # Permutations: a stream in the same state in every process, the one
         # a single process would shuffle with (with noise=0 it draws nothing
         # else). Noise and variational sampling: one stream per process, or
@@ -132,19 +141,6 @@ class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
         if self.accelerator.device.type == "cuda":
             torch.cuda.manual_seed(seed)
         return self
-
-    def _initialize_accelerator(self):
-        # skorch's AccelerateMixin prepares every criterion that is a Module;
-        # on CPU accelerate then wraps it in DDP, which raises for a module
-        # without parameters (accelerate checks for parameters on GPU only).
-        # The criterion still runs inside accelerator.autocast() (see
-        # train_step_single) and holds no tensors to place.
-        criteria = self._criteria
-        self._criteria = []
-        try:
-            return super()._initialize_accelerator()
-        finally:
-            self._criteria = criteria
 
     def get_default_callbacks(self):
         return [
@@ -213,39 +209,51 @@ class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
     def detach(self, device):
         """This net, trained, as a plain :class:`AutoencoderNet` on ``device``.
 
-        The module is unwrapped (no DDP, no mixed-precision forward), the
-        optimizer taken out of accelerate's wrapper, and every reference to
-        the accelerator dropped, so the net pickles and loads without
-        accelerate or a process group, like a net trained in one process.
+        A new net, built by skorch from this one's parameters less the
+        accelerator's, takes over what training learned: the unwrapped module
+        (no DDP, no mixed-precision forward), the optimizer out of
+        accelerate's wrapper, the criterion, the callbacks and the history.
+        It holds no reference to the accelerator, so it pickles and loads
+        without accelerate or a process group, like a net trained in one
+        process.
         """
-        self._unwrap_accelerator()
-        for name in self._modules:
-            module = getattr(self, name + "_")
-            # accelerate's mark of a prepared module, and the bound forward it
-            # leaves in place of its mixed-precision one.
-            attributes = vars(module)
-            attributes.pop("_is_accelerate_prepared", None)
-            forward = attributes.get("forward")
-            if getattr(forward, "__func__", None) is type(module).forward:
-                del attributes["forward"]
-        state = dict(vars(self))
-        for key in (
-            "accelerator",
-            "unwrap_after_train",
-            "_wrapped_with_accelerator",
-            "callbacks__print_log__sink",
-            "_shuffle_state",
-        ):
-            state.pop(key, None)
-        state["_params_to_validate"] = set(state["_params_to_validate"]) - {
-            "callbacks__print_log__sink"
+        module = self.accelerator.unwrap_model(self.module_, keep_fp32_wrapper=False)
+        # accelerate's mark of a prepared module, and the bound forward it
+        # leaves in place of its mixed-precision one.
+        attributes = vars(module)
+        attributes.pop("_is_accelerate_prepared", None)
+        forward = attributes.get("forward")
+        if getattr(forward, "__func__", None) is type(module).forward:
+            del attributes["forward"]
+        params = {
+            name: value
+            for name, value in self.get_params(deep=False).items()
+            if not name.startswith("_") and name not in _ACCELERATOR_PARAMS
         }
-        optimizer = state["optimizer_"]
-        state["optimizer_"] = getattr(optimizer, "optimizer", optimizer)
-        state["device"] = device
-        net = AutoencoderNet.__new__(AutoencoderNet)
-        vars(net).update(state)
+        # Built without callbacks, which initialize would reset: this net's
+        # callbacks, with their state (early stopping's best epoch), are
+        # handed over after it. initialize builds a module that is replaced
+        # at once; the weights it draws must not move the caller's RNG.
+        net = AutoencoderNet(**{**params, "callbacks": [], "device": device})
+        cuda = [torch.cuda.current_device()] if device == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            net.initialize()
+        net.module_ = module
+        net.criterion_ = self.criterion_
+        net.optimizer_ = getattr(self.optimizer_, "optimizer", self.optimizer_)
+        net.callbacks = self.callbacks
+        net.callbacks_ = self.callbacks_
+        net.history_ = self.history_
+        net.gradient_listeners_ = self.gradient_listeners_
         return net
+
+
+#: Parameters of ``AccelerateMixin`` that a plain net does not take.
+_ACCELERATOR_PARAMS = (
+    "accelerator",
+    "unwrap_after_train",
+    "callbacks__print_log__sink",
+)
 
 
 def shared_fit_setup(accelerator, X, random_state, seed_given):
