@@ -1,4 +1,4 @@
-"""Parameters, validation and fitting shared by skae's estimators."""
+"""Parameters, fitting and inference shared by skae's estimators."""
 
 import copy
 from numbers import Real
