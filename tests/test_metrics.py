@@ -135,11 +135,22 @@ def test_reconstruction_scorer_rejects_a_reconstruction_of_other_features(digits
         reconstruction_scorer(truncating, X_test)
 
 
-def _held_out_error(estimator, X_train, X_test):
-    """Mean squared error of ``estimator`` refitted on ``X_train``, on
-    ``X_test``, in the data's units: numpy, not the scorer."""
-    fitted = sklearn.clone(estimator).fit(X_train)
-    return reconstruction_error(fitted, X_test).mean()
+def _search_and_held_out_errors(candidates, X_train, X_test, cv):
+    """The search over ``candidates`` with the scorer, fitted on ``X_train``,
+    and each candidate's held-out error: the mean squared error on
+    ``X_test`` of a copy fitted on ``X_train``, computed with numpy, in the
+    data's units, apart from the scorer."""
+    search = GridSearchCV(
+        Pipeline([("reduce", PCA())]),
+        {"reduce": candidates},
+        scoring=reconstruction_scorer,
+        cv=cv,
+    ).fit(X_train)
+    errors = [
+        reconstruction_error(sklearn.clone(c).fit(X_train), X_test).mean()
+        for c in candidates
+    ]
+    return search, errors
 
 
 @pytest.mark.parametrize(
@@ -155,31 +166,21 @@ def _held_out_error(estimator, X_train, X_test):
 )
 def test_grid_search_with_scorer_picks_the_lower_held_out_error(digits, candidates):
     X_train, X_test, *_ = digits
-    search = GridSearchCV(
-        Pipeline([("reduce", PCA())]),
-        {"reduce": candidates},
-        scoring=reconstruction_scorer,
-        cv=3,
-    ).fit(X_train)
-    errors = [_held_out_error(c, X_train, X_test) for c in candidates]
-    best = candidates[int(np.argmin(errors))]
+    search, errors = _search_and_held_out_errors(candidates, X_train, X_test, cv=3)
     # The two errors differ by far more than the spread between folds.
     assert max(errors) > 1.5 * min(errors)
-    assert search.best_params_["reduce"] is best
+    assert search.best_params_["reduce"] is candidates[int(np.argmin(errors))]
     # The refitted best model is scored on new data as the search scored it.
     assert search.score(X_test) == pytest.approx(-min(errors), rel=1e-6)
 
 
 def test_grid_search_with_scorer_picks_the_lower_error_on_mnist(mnist):
-    X_train, X_test = mnist[:1500], mnist[1500:]
     candidates = [PCA(8), AutoencoderTransformer(n_components=8, **FAST_AE)]
-    search = GridSearchCV(
-        Pipeline([("reduce", PCA())]),
-        {"reduce": candidates},
-        scoring=reconstruction_scorer,
-        cv=2,
-    ).fit(X_train)
-    errors = [_held_out_error(c, X_train, X_test) for c in candidates]
+    search, errors = _search_and_held_out_errors(
+        candidates, mnist[:1500], mnist[1500:], cv=2
+    )
+    # Measured: 0.036 for PCA, 0.028 for the autoencoder (pixels in [0, 1]).
+    assert max(errors) > 1.2 * min(errors)
     assert search.best_params_["reduce"] is candidates[int(np.argmin(errors))]
 
 
