@@ -1,10 +1,13 @@
 """Dimensionality reduction with an autoencoder."""
 
 import numpy as np
+import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from skae._base import _BaseAutoencoder
+from skae._losses import output_to_data, row_means
+from skae._scaling import FeatureScaling
 from skae._utils import restore_on_failure
 
 
@@ -408,10 +411,22 @@ default="residual"
         return self._decode(self._validate_Z(X))
 
     def score(self, X, y=None):
-        """Negative mean reconstruction error, higher is better.
+        """Minus the mean squared reconstruction error, in the units of ``X``.
 
-        This lets :class:`~sklearn.model_selection.GridSearchCV` select
-        parameters such as ``n_components`` without a scorer.
+        The squared difference between ``X`` and
+        ``inverse_transform(transform(X))``, averaged over samples and
+        features: the value of :func:`skae.metrics.reconstruction_scorer`,
+        which measures any transformer with ``inverse_transform``, PCA
+        included, the same way. Higher is better, so
+        :class:`~sklearn.model_selection.GridSearchCV` can select parameters
+        such as ``n_components`` without a scorer; to compare with other
+        transformers, whose own ``score`` measures something else (PCA's is
+        a log-likelihood), pass ``scoring=reconstruction_scorer``.
+
+        Unlike :meth:`score_samples`, which is in the scaled units the
+        network trains in (and for ``loss="bce"`` a cross-entropy), the score
+        does not depend on ``scaling`` or ``loss``: models trained with
+        different ones are compared on the same scale.
 
         Parameters
         ----------
@@ -424,9 +439,32 @@ default="residual"
         Returns
         -------
         score : float
-            Mean of :meth:`score_samples`.
+            Minus the mean squared error, at most 0; ``-inf`` when the error
+            exceeds the largest float64 number.
         """
-        return float(np.mean(self.score_samples(X)))
+        X = self._validate_X(X)
+        # Errors are computed in scaled units, where they are of the order
+        # of the data's spread and neither overflow nor underflow, then
+        # weighted by each feature's squared scale relative to the largest;
+        # the largest scale is applied once, to the mean.
+        largest = self.scale_.max()
+        weights = (self.scale_ / largest) ** 2
+        unclipped = FeatureScaling(self.center_, self.scale_)
+        clip = self.loss == "bce"
+        loss = self.loss
+
+        def squared_errors(module, x):
+            target = unclipped.apply(x, unclipped.tensors(x.dtype, x.device))
+            # The network sees what transform gives it (clipped to [0, 1]
+            # for a cross-entropy); the error is against X as it is.
+            inputs = target.clamp(0, 1) if clip else target
+            output = output_to_data(module.decode(module.encode(inputs)), loss)
+            error = (output - target).to(torch.float64).square_()
+            return row_means(error.mul_(torch.from_numpy(weights).to(x.device)))
+
+        mean = np.mean(self._predict(X, squared_errors, scale=False))
+        with np.errstate(over="ignore"):
+            return -float((np.sqrt(mean) * largest) ** 2)
 
     @property
     def _n_features_out(self):

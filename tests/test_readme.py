@@ -17,6 +17,11 @@ def test_readme_example_runs():
     # What the example's comments say it gives.
     assert namespace["Z"].shape == (1797, 8)
     assert namespace["X_hat"].shape == namespace["X"].shape
+    # Measured by the scorer, the autoencoder rebuilds the digits with about
+    # half PCA's error at 8 components (tests/test_metrics.py checks picks
+    # against held-out errors).
+    best = namespace["unsupervised"].best_params_["reduce"]
+    assert type(best).__name__ == "AutoencoderTransformer"
     labels = namespace["det"].predict(namespace["X"])
     assert set(np.unique(labels)) == {-1, 1}
     assert np.all(

@@ -48,17 +48,48 @@ def test_autoencoder_transformer_fit_transform_matches_fit_then_transform(digits
     np.testing.assert_array_equal(Z1, Z2)
 
 
-def test_autoencoder_transformer_score_is_negative_mean_error(digits, digits_ae):
+def test_autoencoder_transformer_score_is_minus_the_error_in_data_units(
+    digits, digits_ae
+):
     _, X_test, *_ = digits
+    # Minus the mean squared error of the reconstruction in pixel units,
+    # computed with numpy from inverse_transform(transform(X)).
+    pixel_error = reconstruction_error(digits_ae, X_test).mean()
+    assert digits_ae.score(X_test) == pytest.approx(-pixel_error, rel=1e-9)
+    # score_samples stays in the scaled units the network trains in.
     scores = digits_ae.score_samples(X_test)
     assert scores.shape == (X_test.shape[0],)
     assert scores.dtype == np.float64
     assert np.all(scores <= 0)
-    assert digits_ae.score(X_test) == pytest.approx(scores.mean())
-    # The error is measured after the internal standardisation.
     np.testing.assert_allclose(
         -scores, reconstruction_error(digits_ae, X_test, scaled=True), rtol=1e-5
     )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"scaling": "standard"},
+        {"scaling": None},
+        {"scaling": "minmax"},
+        {"loss": "bce"},
+    ],
+    ids=lambda params: "-".join(f"{k}={v}" for k, v in params.items()),
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_autoencoder_transformer_score_does_not_depend_on_scaling_or_loss(
+    digits, params, dtype
+):
+    X_train, X_test, *_ = digits
+    ae = AutoencoderTransformer(n_components=4, max_iter=3, random_state=0, **params)
+    ae.fit(X_train)
+    X = X_test.astype(dtype)
+    # For every scaling and loss, the error is in pixel units (for
+    # loss="bce", against pixels outside the training range too).
+    X[0, 0] = 40
+    pixel_error = reconstruction_error(ae, X).mean()
+    rtol = 1e-5 if dtype == np.float32 else 1e-9
+    assert ae.score(X) == pytest.approx(-pixel_error, rel=rtol)
 
 
 def test_autoencoder_transformer_in_pipeline_grid_search_next_to_pca(digits):

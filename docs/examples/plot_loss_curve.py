@@ -43,9 +43,11 @@ print(f"lowest training loss (best_loss_): {ae.best_loss_:.4f}")
 # %%
 # Reading the curve
 # -----------------
-# Both losses are the mean squared error per feature in standardised units
-# (the loss the network minimises). The training loss keeps falling, while
-# the validation loss levels off: the widening gap is what the network learns
+# Both losses are the mean squared error per feature in the network's scaled
+# units (the loss it minimises): with the default ``scaling="global"``, the
+# pixels centred and divided by one common scale, so that a loss of 1 is the
+# mean variance of the non-constant pixels. The training loss keeps falling,
+# while the validation loss levels off: the widening gap is what the network learns
 # about its own training rows that does not carry over to new ones. Training
 # stopped ``n_iter_no_change`` epochs after the best validation epoch, and the
 # model kept is the one from that epoch.
@@ -57,7 +59,7 @@ ax.axvline(best_epoch, color="k", ls="--", lw=1, label=f"best epoch ({best_epoch
 ax.axvspan(best_epoch, ae.n_iter_, color="0.9", label="patience (n_iter_no_change)")
 ax.set_ylim(0, None)
 ax.set_xlabel("epoch")
-ax.set_ylabel("reconstruction loss (MSE, standardised units)")
+ax.set_ylabel("reconstruction loss (MSE, scaled units)")
 ax.set_title("Training an autoencoder on load_digits with early stopping")
 ax.legend(loc="upper right")
 ax.grid(alpha=0.3)
