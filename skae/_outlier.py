@@ -1,50 +1,24 @@
 """Outlier detection by autoencoder reconstruction error."""
 
-import math
-import warnings
 from numbers import Real
 
 import numpy as np
 import torch
 from sklearn.base import OutlierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from skae._base import _BaseAutoencoder
-from skae._blocks import take_rows
 from skae._inference import NonFiniteOutputError
 from skae._losses import feature_errors, output_to_data, row_means
+from skae._outlier_score import CodeTerm, ReconstructionTerm, Threshold, reference_rows
 from skae._utils import (
     Count,
     check_partial_fit,
     check_random_state,
     restore_on_failure,
 )
-
-#: Weight of the code term in the score, relative to the reconstruction
-#: term: both are measured in units of their interquartile range over the
-#: training rows.
-_CODE_WEIGHT = 1.5
-#: Variance added to each component of the code density, in units of the
-#: codes' standard deviation: it keeps components broad.
-_CODE_REG_COVAR = 0.1
-#: Most rows the code density is fitted on (evenly spaced among the
-#: reference rows).
-_CODE_MAX_FIT_ROWS = 2_000
-#: Spread of scores, relative to their size, below which they are tied: far
-#: above rounding errors of float32 scores (about 1e-6), far below the
-#: spread of the scores of a model of varied data.
-_TIE_MARGIN = 1e-4
-#: Smallest variance the score divides by, relative to the variance of what
-#: it measures: a standard deviation of 1e-5 of the data's. float32 rounding
-#: errors of values of the data's size are about 1e-7 of it, so their
-#: squares add at most 1e-4 to a feature's term; the variance of the
-#: outputs of a model that has barely begun to train can be 1e-7 of the
-#: data's, and is not rounding.
-_RELATIVE_FLOOR = 1e-10
 
 
 class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
@@ -56,16 +30,15 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
     against its size on normal rows:
 
     - the reconstruction error: each feature's error divided by its typical
-      size (``error_scale_``), averaged over features;
+      size, averaged over features;
     - how unusual the reconstruction is: the squared distance of each
-      feature's reconstruction from its typical value (``output_center_``)
-      divided by its variance (``output_scale_``), averaged over features.
+      feature's reconstruction from its typical value divided by its
+      variance, averaged over features (both in ``reconstruction_term_``).
       Outliers that the network rebuilds well, such as a cluster of them in
       the training data, are rebuilt to values that normal rows do not take;
     - how unlikely the sample's code is under a mixture of Gaussians fitted to
-      the codes of the training rows (``code_density_``), put on the scale of
-      the first two terms (``code_factor_``); zero with
-      ``density_components=None``.
+      the codes of the training rows, put on the scale of the first two terms
+      (``code_term_``); zero with ``density_components=None``.
 
     :meth:`feature_errors` gives the first two terms feature by feature. As
     for :class:`~sklearn.ensemble.IsolationForest`, higher scores are more
@@ -94,7 +67,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
           fraction of such samples.
 
         The fraction of training rows left out when the scales of the score
-        are learned (see ``error_scale_``) is ``contamination``, 0.1 for
+        are learned (see ``reconstruction_term_``) is ``contamination``, 0.1 for
         ``"auto"``.
 
     density_components : int or None, default=8
@@ -271,51 +244,43 @@ default="residual"
         Threshold on :meth:`score_samples`: ``decision_function =
         score_samples - offset_``.
 
-    error_scale_ : ndarray of shape (`n_features_in_`,)
-        Typical reconstruction error of each feature, which the score divides
-        it by: its mean over the reference rows, raised to at least 1% of its
-        mean over features, so that a feature rebuilt perfectly (a constant
-        one) does not dominate the score. The reference rows are those held
-        out for early stopping, or all training rows when fewer than 20 are
-        (for :meth:`partial_fit`, the rows of the last call), at most 10,000
-        of them evenly spaced, without a
-        fraction ``contamination`` (0.1 for ``"auto"``) of them that look most
-        like outliers.
+    reconstruction_term_ : object
+        The reconstruction term of the score (see :meth:`score_samples`),
+        with its learned scales as arrays of shape (`n_features_in_`,), in
+        the units the network sees (after scaling):
 
-    output_center_ : ndarray of shape (`n_features_in_`,)
-        Mean reconstruction of each feature on the reference rows, in the
-        units the network sees (after scaling).
+        - ``error_scale_``: the typical reconstruction error of each
+          feature, which the term divides it by: its mean over the reference
+          rows, raised to at least 1% of its mean over features, so that a
+          feature rebuilt perfectly (a constant one) does not dominate;
+        - ``output_center_``: the mean reconstruction of each feature;
+        - ``output_scale_``: the variance of each feature's reconstruction,
+          with the same floor as ``error_scale_``.
 
-    output_scale_ : ndarray of shape (`n_features_in_`,)
-        Variance of each feature's reconstruction on the reference rows, with
-        the same floor as ``error_scale_``.
+        The reference rows are those held out for early stopping, or all
+        training rows when fewer than 20 are (for :meth:`partial_fit`, the
+        rows of the last call), at most 10,000 of them evenly spaced,
+        without a fraction ``contamination`` (0.1 for ``"auto"``) of them
+        that look most like outliers.
 
-    code_center_ : ndarray of shape (n_code,) or None
-        Mean of the codes of the training rows, which the code term subtracts
-        (``n_code``: the number of values in a code). ``None`` with
-        ``density_components=None`` or a single training row, as the other
-        ``code_`` attributes.
+    code_term_ : object or None
+        The code term of the score; ``None`` with
+        ``density_components=None`` or a single training row. Its
+        attributes:
 
-    code_scale_ : ndarray of shape (n_code,) or None
-        Standard deviation of those codes, which the code term divides by.
-
-    code_density_ : :class:`~sklearn.mixture.GaussianMixture` or None
-        The mixture fitted to the standardised codes of the training rows (at
-        most 2,000 of them, evenly spaced).
-
-    code_weights_ : ndarray of shape (n_mixture_components,) or None
-        Weight of each component of ``code_density_`` in the score: its
-        ``weights_``, with those below ``0.5 / density_components`` set to
-        zero (the largest is always kept).
-
-    code_nll_center_ : float or None
-        Median over the training rows of the negative log-density of their
-        codes, which the code term subtracts.
-
-    code_factor_ : float or None
-        Weight of the code term: 1.5 times the interquartile range of the
-        reconstruction term over the training rows, divided by that of the
-        negative log-density (zero when the latter is zero).
+        - ``center_``, ``scale_``: mean and standard deviation of the codes
+          of the training rows, which standardise the codes;
+        - ``density_``: the :class:`~sklearn.mixture.GaussianMixture` fitted
+          to the standardised codes (at most 2,000 of them, evenly spaced);
+        - ``kept_``: boolean mask of the components kept in the score, those
+          whose weight is at least ``0.5 / density_components`` (the largest
+          is always kept);
+        - ``nll_center_``: median over the training rows of the negative
+          log-density of their codes under the kept components, which the
+          term subtracts;
+        - ``factor_``: the weight of the term, 1.5 times the interquartile
+          range of the reconstruction term over the training rows divided by
+          that of the negative log-density (zero when the latter is zero).
 
     net_ : skorch.NeuralNet
         The trained skorch net (of a subclass of :class:`skorch.NeuralNet`);
@@ -489,8 +454,7 @@ default="residual"
         with restore_on_failure(self):
             X = self._check_data(X, reset=True)
             held_out = self._fit(X)
-            self._fit_score_scales(_reference_rows(X, held_out))
-            self._fit_code_density(_reference_rows(X, None))
+            self._fit_score(reference_rows(X, held_out), reference_rows(X, None))
             self._set_offset(X)
         return self
 
@@ -525,56 +489,50 @@ default="residual"
         with restore_on_failure(self, incremental=True):
             X = self._check_data(X, reset=not hasattr(self, "net_"))
             self._fit(X, incremental=True)
-            self._fit_score_scales(_reference_rows(X, None))
-            self._fit_code_density(_reference_rows(X, None))
+            rows = reference_rows(X, None)
+            self._fit_score(rows, rows)
             self._set_offset(X)
         return self
 
-    def _fit_score_scales(self, X):
-        """Learn the typical size of each term of the score from rows ``X``.
+    def _fit_score(self, scale_rows, density_rows):
+        """Fit the terms of the score (see :mod:`skae._outlier_score`).
 
-        ``X`` are rows the network did not train on when there are any (the
-        validation rows of early stopping), so that the scales are those of
-        new normal data, not of rows the network may have memorised. A
-        fraction ``contamination`` of the rows (0.1 for ``"auto"``), which
-        may be outliers, is left out: those with the largest reconstruction
-        errors, then those that score worst. Each scale gets a floor (see
-        :func:`_with_floor`): 1% of its mean over features, so that a
-        feature that is always rebuilt perfectly (a constant one) does not
-        dominate the score, and 1e-10 of the mean variance of the scaled
-        rows, so that rounding errors do not when all features are rebuilt
-        perfectly (constant training data).
+        The reconstruction term learns its scales on ``scale_rows``: rows the
+        network did not train on when there are any (the validation rows of
+        early stopping), so that the scales are those of new normal data,
+        not of rows the network may have memorised. A fraction
+        ``contamination`` of them (0.1 for ``"auto"``), which may be
+        outliers, is left out. The code term is fitted on ``density_rows``.
         """
         loss = self.loss
         n_features = self.n_features_in_
 
-        def terms(module, x):
+        def errors_and_outputs(module, x):
             output = module.decode(module.encode(x))
             return torch.cat(
                 [feature_errors(output, x, loss), output_to_data(output, loss)], dim=1
             ).to(torch.float64)
 
-        values = self._predict(X, terms)
-        errors, outputs = values[:, :n_features], values[:, n_features:]
+        values = self._predict(scale_rows, errors_and_outputs)
         # What the network sees, in float64: the reference of the floors.
-        variance = np.mean(((X - self.center_) / self.scale_).var(axis=0))
+        variance = np.mean(((scale_rows - self.center_) / self.scale_).var(axis=0))
         fraction = 0.1 if self.contamination == "auto" else self.contamination
-        n_kept = max(1, len(X) - math.ceil(fraction * len(X)))
-        # First without the rows rebuilt worst, then without the rows that
-        # score worst by those scales: outliers that the network rebuilds
-        # well (a cluster of them, say) have unusual reconstructions.
-        abnormality = errors.mean(axis=1)
-        for _ in range(2):
-            kept = np.argsort(abnormality, kind="stable")[:n_kept]
-            error_scale = _with_floor(errors[kept].mean(axis=0), variance)
-            output_center = outputs[kept].mean(axis=0)
-            output_scale = _with_floor(outputs[kept].var(axis=0), variance)
-            abnormality = (
-                errors / error_scale + (outputs - output_center) ** 2 / output_scale
-            ).mean(axis=1)
-        self.error_scale_ = error_scale
-        self.output_center_ = output_center
-        self.output_scale_ = output_scale
+        self.reconstruction_term_ = ReconstructionTerm(loss).fit(
+            values[:, :n_features], values[:, n_features:], variance, fraction
+        )
+        self.code_term_ = None
+        if self.density_components is None or len(density_rows) < 2:
+            return
+        codes = np.asarray(self._encode(density_rows), dtype=np.float64)
+        codes = codes.reshape(len(density_rows), -1)
+        terms = self.reconstruction_term_.per_feature(self.net_.device)
+        reconstruction = self._predict(
+            density_rows, lambda module, x: row_means(terms(module, x))
+        )
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        self.code_term_ = CodeTerm(self.density_components, seed).fit(
+            codes, reconstruction
+        )
 
     def score_samples(self, X):
         """Compute the score of each sample: lower is more abnormal.
@@ -583,15 +541,17 @@ default="residual"
         rows (see the attributes):
 
         - the reconstruction error: the mean over features of each feature's
-          error divided by its typical size (``error_scale_``);
+          error divided by its typical size (``error_scale_`` of
+          ``reconstruction_term_``);
         - how unusual the reconstruction is: the mean over features of the
           squared distance of each feature's reconstruction from its typical
           value (``output_center_``) divided by its variance
           (``output_scale_``);
-        - the code term, ``code_factor_ * (nll - code_nll_center_)``, where
-          ``nll`` is the negative log-density of the sample's standardised
-          code under the components of ``code_density_`` weighted by
-          ``code_weights_``; it is zero with ``density_components=None``.
+        - the code term, ``factor_ * (nll - nll_center_)`` (attributes of
+          ``code_term_``), where ``nll`` is minus the log-density of the
+          sample's standardised code under the kept components of the
+          mixture ``density_``; it is zero with
+          ``density_components=None``.
 
         :meth:`feature_errors` gives the first two terms feature by feature.
 
@@ -636,146 +596,25 @@ default="residual"
         return super().feature_errors(X)
 
     def _feature_errors(self, X):
-        """The score's terms, feature by feature (float64): the squared
-        reconstruction error relative to its typical size, plus the squared
-        distance of the reconstruction from its typical value relative to its
-        spread."""
-        return self._predict(X, self._score_terms()).astype(np.float64, copy=False)
+        terms = self.reconstruction_term_.per_feature(self.net_.device)
+        return self._predict(X, terms).astype(np.float64, copy=False)
 
     def _score_samples(self, X):
-        terms = self._score_terms()
-        code_term = self._code_term()
+        terms = self.reconstruction_term_.per_feature(self.net_.device)
+        if self.code_term_ is None:
+            return -self._predict(X, lambda module, x: row_means(terms(module, x)))
+
+        code_term = self.code_term_
 
         def scores(module, x):
             code = module.encode(x)
-            values = row_means(terms(module, x, code))
-            if code_term is not None:
-                values += code_term(code).to(values.device)
-            return -values
+            values = row_means(terms(module, x, code)).cpu()
+            # The code term is scikit-learn's, in numpy, batch by batch: the
+            # codes of all rows at once could take more memory than the data.
+            codes = code.reshape(len(code), -1).to(torch.float64).cpu().numpy()
+            return -(values + torch.from_numpy(code_term.score(codes)))
 
         return self._predict(X, scores)
-
-    def _score_terms(self):
-        """``terms(module, x, code=None)``: the reconstruction term for each
-        feature of each scaled row of ``x``, in the precision of ``x`` (their
-        means over features are taken in float64); ``code`` is the code of
-        ``x`` when it is already computed."""
-        loss = self.loss
-        scales = {
-            dtype: [
-                torch.as_tensor(values, dtype=dtype, device=self.net_.device)
-                for values in (
-                    self.error_scale_,
-                    self.output_center_,
-                    self.output_scale_,
-                )
-            ]
-            for dtype in (torch.float32, torch.float64)
-        }
-
-        def terms(module, x, code=None):
-            error_scale, output_center, output_scale = scales[x.dtype]
-            output = module.decode(module.encode(x) if code is None else code)
-            errors = feature_errors(output, x, loss).div_(error_scale)
-            outputs = output_to_data(output, loss)
-            return errors.add_((outputs - output_center).square_().div_(output_scale))
-
-        return terms
-
-    def _fit_code_density(self, X):
-        """Fit the code density and the weight of its term on rows ``X``.
-
-        The codes are standardised feature by feature, and a mixture of
-        Gaussians with diagonal covariances is fitted to at most
-        ``_CODE_MAX_FIT_ROWS`` of them. The code term is then put on the
-        scale of the reconstruction term: both are divided by their
-        interquartile range over ``X`` and the code term weighted by
-        ``_CODE_WEIGHT``.
-        """
-        names = ("center", "scale", "density", "weights", "nll_center", "factor")
-        if self.density_components is None or len(X) < 2:
-            for name in names:
-                setattr(self, f"code_{name}_", None)
-            return
-        codes = np.asarray(self._encode(X), dtype=np.float64).reshape(len(X), -1)
-        if not np.isfinite(codes).all():
-            raise self._diverged("the trained network outputs inf or NaN codes")
-        self.code_center_ = codes.mean(axis=0)
-        self.code_scale_ = np.sqrt(_with_floor(codes.var(axis=0), np.mean(codes**2)))
-        standardized = (codes - self.code_center_) / self.code_scale_
-        fit_rows = standardized
-        if len(fit_rows) > _CODE_MAX_FIT_ROWS:
-            every = np.linspace(0, len(fit_rows) - 1, _CODE_MAX_FIT_ROWS)
-            fit_rows = fit_rows[every.astype(int)]
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        density = GaussianMixture(
-            n_components=min(self.density_components, len(fit_rows)),
-            covariance_type="diag",
-            reg_covar=_CODE_REG_COVAR,
-            random_state=seed,
-        )
-        with warnings.catch_warnings():
-            # Too few EM steps still give a usable density for a score.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            density.fit(fit_rows)
-        weights = density.weights_.copy()
-        largest = np.argmax(weights)
-        weights[weights < 0.5 / self.density_components] = 0.0
-        weights[largest] = density.weights_[largest]
-        self.code_density_ = density
-        self.code_weights_ = weights
-        self.code_nll_center_, self.code_factor_ = 0.0, 1.0
-        nll = self._code_term()(torch.from_numpy(codes)).numpy()
-        terms = self._score_terms()
-        reconstruction = self._predict(X, lambda module, x: row_means(terms(module, x)))
-        nll_spread = np.subtract(*np.percentile(nll, [75, 25]))
-        spread = np.subtract(*np.percentile(reconstruction, [75, 25]))
-        self.code_nll_center_ = float(np.median(nll))
-        self.code_factor_ = (
-            float(_CODE_WEIGHT * spread / nll_spread) if nll_spread > 0 else 0.0
-        )
-
-    def _code_term(self):
-        """``term(code)``: the code term of the score of each code (float64,
-        on the codes' device), or ``None`` without a code density."""
-        if getattr(self, "code_density_", None) is None:
-            return None
-        kept = self.code_weights_ > 0
-        means = self.code_density_.means_[kept]
-        precisions = 1.0 / self.code_density_.covariances_[kept]
-        # log(weight) + the log-normaliser of each Gaussian, and the parts of
-        # the squared Mahalanobis distance that do not depend on the code.
-        constants = (
-            np.log(self.code_weights_[kept])
-            + 0.5 * np.log(precisions / (2 * np.pi)).sum(axis=1)
-            - 0.5 * (means**2 * precisions).sum(axis=1)
-        )
-        arrays = {
-            "center": self.code_center_,
-            "scale": self.code_scale_,
-            "precisions": precisions.T,
-            "linear": (means * precisions).T,
-            "constants": constants,
-        }
-        tensors = {}
-        center, factor = self.code_nll_center_, self.code_factor_
-
-        def term(code):
-            device = code.device
-            if device not in tensors:
-                tensors[device] = {
-                    name: torch.as_tensor(values, dtype=torch.float64, device=device)
-                    for name, values in arrays.items()
-                }
-            t = tensors[device]
-            z = code.reshape(len(code), -1).to(torch.float64)
-            z = (z - t["center"]) / t["scale"]
-            log_densities = (
-                t["constants"] + z @ t["linear"] - 0.5 * (z * z) @ t["precisions"]
-            )
-            return factor * (-torch.logsumexp(log_densities, dim=1) - center)
-
-        return term
 
     def _set_offset(self, X):
         """``offset_`` from the scores of the training rows ``X``."""
@@ -785,20 +624,7 @@ default="residual"
             raise self._diverged(
                 "the trained network outputs inf or NaN on training rows"
             ) from None
-        q1, q3 = np.percentile(scores, [25, 75])
-        if self.contamination == "auto":
-            offset = q1 - 1.5 * (q3 - q1)
-        else:
-            offset = np.percentile(scores, 100.0 * self.contamination)
-        # Half the training rows or more score the same but for rounding
-        # errors (constant data): the offset would fall among their scores,
-        # and rounding, which changes with the rows scored together and
-        # their dtype, would decide which of them are outliers. It goes
-        # below them by more than rounding errors.
-        margin = _TIE_MARGIN * max(1.0, abs(offset))
-        if q3 - q1 <= margin:
-            offset = min(offset, q1 - margin)
-        self.offset_ = float(offset)
+        self.offset_ = Threshold(self.contamination).fit(scores).offset_
 
     def decision_function(self, X):
         """Score shifted by the threshold: negative for outliers.
@@ -842,41 +668,3 @@ default="residual"
         if self.n_components is None:
             return max(1, n_features // 2)
         return self.n_components
-
-
-def _with_floor(scales, reference):
-    """``scales`` (variances, or squared errors) raised to at least 1% of
-    their mean, and to at least ``_RELATIVE_FLOOR`` times ``reference``.
-
-    ``reference`` is a variance the scales are small or large relative to:
-    the mean variance of the data as the network sees them, or the mean
-    square of the codes. It keeps the floor above rounding errors where all
-    scales are themselves at the level of rounding errors (constant data
-    rebuilt exactly): relative to those alone, a row's score would depend
-    on the other rows of its batch, whose number changes how matrix
-    products round. Where ``reference`` is zero too (every feature
-    constant, every code zero), the floor is ``_RELATIVE_FLOOR`` in the
-    units the network sees, those of the data for the unscaled constant
-    features.
-    """
-    if not reference > 0:
-        reference = 1.0
-    floor = max(0.01 * scales.mean(), _RELATIVE_FLOOR * reference)
-    return np.maximum(scales, floor)
-
-
-#: Fewest and most rows the scales of the score are estimated from.
-_MIN_REFERENCE_ROWS, _MAX_REFERENCE_ROWS = 20, 10_000
-
-
-def _reference_rows(X, held_out):
-    """The rows to learn the scales of the score from: those held out, or
-    all when fewer than ``_MIN_REFERENCE_ROWS`` were, evenly thinned to at
-    most ``_MAX_REFERENCE_ROWS``."""
-    if held_out is None or len(held_out) < _MIN_REFERENCE_ROWS:
-        rows = np.arange(len(X))
-    else:
-        rows = held_out
-    if len(rows) > _MAX_REFERENCE_ROWS:
-        rows = rows[np.linspace(0, len(rows) - 1, _MAX_REFERENCE_ROWS).astype(int)]
-    return take_rows(X, rows)

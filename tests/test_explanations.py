@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from scipy.special import logsumexp
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 
@@ -36,18 +35,15 @@ def test_feature_errors_average_to_minus_the_score(Estimator, correlated, loss, 
 
 
 def _code_term(det, X):
-    """The detector's code term, from its fitted attributes and codes."""
+    """The detector's code term, from its codes and the fitted mixture's own
+    ``score_samples`` and ``predict_proba``: the log-density of the kept
+    components is the mixture's plus the log of their share."""
+    term = det.code_term_
     codes = det._encode(X).astype(np.float64).reshape(len(X), -1)
-    z = (codes - det.code_center_) / det.code_scale_
-    kept = det.code_weights_ > 0
-    means = det.code_density_.means_[kept]
-    variances = det.code_density_.covariances_[kept]
-    log_gauss = -0.5 * (
-        np.log(2 * np.pi * variances).sum(axis=1)
-        + (((z[:, None, :] - means) ** 2) / variances).sum(axis=2)
-    )
-    nll = -logsumexp(np.log(det.code_weights_[kept]) + log_gauss, axis=1)
-    return det.code_factor_ * (nll - det.code_nll_center_)
+    z = (codes - term.center_) / term.scale_
+    share = term.density_.predict_proba(z)[:, term.kept_].sum(axis=1)
+    nll = -(term.density_.score_samples(z) + np.log(share))
+    return term.factor_ * (nll - term.nll_center_)
 
 
 def test_without_code_density_feature_errors_average_to_minus_the_score(correlated):
@@ -55,7 +51,7 @@ def test_without_code_density_feature_errors_average_to_minus_the_score(correlat
     det = AutoencoderOutlierDetector(
         n_components=2, density_components=None, max_iter=5, random_state=0
     ).fit(X)
-    assert det.code_density_ is None and det.code_factor_ is None
+    assert det.code_term_ is None
     np.testing.assert_allclose(
         det.feature_errors(X).mean(axis=1), -det.score_samples(X), rtol=1e-12
     )

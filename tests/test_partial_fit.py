@@ -94,12 +94,12 @@ def test_detector_offset_follows_each_call(chunks):
 def test_detector_code_density_follows_each_call(chunks):
     det = AutoencoderOutlierDetector(**PARAMS, random_state=0)
     det.partial_fit(chunks[0])
-    first_center = det.code_center_.copy()
+    first_center = det.code_term_.center_.copy()
     # Rows far from the first chunk: their codes have another mean.
     det.partial_fit(chunks[1] + 10.0)
     second = det._encode(chunks[1] + 10.0)
-    np.testing.assert_allclose(det.code_center_, second.mean(axis=0), rtol=1e-6)
-    assert not np.allclose(det.code_center_, first_center)
+    np.testing.assert_allclose(det.code_term_.center_, second.mean(axis=0), rtol=1e-6)
+    assert not np.allclose(det.code_term_.center_, first_center)
 
 
 class Interrupting(torch.nn.Module):
