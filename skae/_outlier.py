@@ -12,7 +12,13 @@ from sklearn.utils.validation import check_is_fitted
 from skae._base import _BaseAutoencoder
 from skae._inference import NonFiniteOutputError
 from skae._losses import feature_errors, output_to_data, row_means
-from skae._outlier_score import CodeTerm, ReconstructionTerm, Threshold, reference_rows
+from skae._outlier_score import (
+    CodeTerm,
+    ReconstructionTerm,
+    Threshold,
+    conformal_pvalues,
+    reference_rows,
+)
 from skae._utils import (
     Count,
     check_partial_fit,
@@ -69,6 +75,20 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         The fraction of training rows left out when the scales of the score
         are learned (see ``reconstruction_term_``) is ``contamination``, 0.1 for
         ``"auto"``.
+
+    false_positive_rate : float in (0, 1) or None, default=None
+        Largest share of new normal rows that :meth:`predict` may flag as
+        outliers. When set, ``offset_`` is chosen from the scores of the
+        calibration rows (``calibration_scores_``) so that a row is an
+        outlier exactly when its p-value (see :meth:`pvalues`) is at most
+        ``false_positive_rate``; ``contamination`` then only sets the share
+        of rows left out when the scales of the score are learned. If the
+        calibration rows are normal rows like the new ones, the expected
+        share of new normal rows flagged is at most ``false_positive_rate``
+        (a conformal guarantee), and close to it with a few hundred
+        calibration rows or more. With fewer than ``1 / false_positive_rate
+        - 1`` calibration rows no row is flagged, with a warning. ``None``
+        sets ``offset_`` by ``contamination``.
 
     density_components : int or None, default=8
         Number of Gaussians in the density of the codes. After training, a
@@ -242,7 +262,22 @@ default="residual"
     ----------
     offset_ : float
         Threshold on :meth:`score_samples`: ``decision_function =
-        score_samples - offset_``.
+        score_samples - offset_``. Set by ``contamination`` from the scores
+        of the training rows, or by ``false_positive_rate`` from
+        ``calibration_scores_``. Set ``false_positive_rate`` rather than
+        this attribute to choose the threshold: a value set by hand is used
+        by :meth:`decision_function` and :meth:`predict` until the next fit,
+        but it is not validated.
+
+    calibration_scores_ : ndarray of shape (n_calibration,)
+        Sorted scores of the calibration rows, which :meth:`pvalues` compares
+        new scores with and ``false_positive_rate`` sets ``offset_`` from:
+        the rows held out for early stopping, which the network did not
+        train on, or all training rows when fewer than 20 are (with
+        ``early_stopping=False``, and for :meth:`partial_fit` the rows of
+        the last call); at most 10,000 of them, evenly spaced. Rows the
+        network trained on score better than new rows, which makes
+        p-values from them too small (more normal rows flagged than asked).
 
     reconstruction_term_ : object
         The reconstruction term of the score (see :meth:`score_samples`),
@@ -365,6 +400,7 @@ default="residual"
             StrOptions({"auto"}),
             Interval(Real, 0, 0.5, closed="right"),
         ],
+        "false_positive_rate": [Interval(Real, 0, 1, closed="neither"), None],
         "density_components": [Count(1), None],
     }
 
@@ -373,6 +409,7 @@ default="residual"
         n_components=None,
         *,
         contamination="auto",
+        false_positive_rate=None,
         density_components=8,
         architecture="residual",
         hidden_layer_sizes=None,
@@ -431,6 +468,7 @@ default="residual"
             verbose=verbose,
         )
         self.contamination = contamination
+        self.false_positive_rate = false_positive_rate
         self.density_components = density_components
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -454,8 +492,9 @@ default="residual"
         with restore_on_failure(self):
             X = self._check_data(X, reset=True)
             held_out = self._fit(X)
-            self._fit_score(reference_rows(X, held_out), reference_rows(X, None))
-            self._set_offset(X)
+            calibration = reference_rows(X, held_out)
+            self._fit_score(calibration, reference_rows(X, None))
+            self._set_offset(X, calibration)
         return self
 
     @available_if(lambda estimator: check_partial_fit(estimator))
@@ -491,7 +530,7 @@ default="residual"
             self._fit(X, incremental=True)
             rows = reference_rows(X, None)
             self._fit_score(rows, rows)
-            self._set_offset(X)
+            self._set_offset(X, rows)
         return self
 
     def _fit_score(self, scale_rows, density_rows):
@@ -616,15 +655,47 @@ default="residual"
 
         return self._predict(X, scores)
 
-    def _set_offset(self, X):
-        """``offset_`` from the scores of the training rows ``X``."""
+    def _set_offset(self, X, calibration):
+        """``offset_`` and ``calibration_scores_`` from the training rows
+        ``X`` and the calibration rows."""
         try:
             scores = self._score_samples(X)
+            calibration_scores = self._score_samples(calibration)
         except NonFiniteOutputError:
             raise self._diverged(
                 "the trained network outputs inf or NaN on training rows"
             ) from None
-        self.offset_ = Threshold(self.contamination).fit(scores).offset_
+        threshold = Threshold(self.contamination, self.false_positive_rate)
+        threshold.fit(scores, calibration_scores)
+        self.offset_ = threshold.offset_
+        self.calibration_scores_ = threshold.calibration_scores_
+
+    def pvalues(self, X):
+        """Conformal p-value of each sample: small for outliers.
+
+        The share of calibration rows (``calibration_scores_``) that score
+        at or below the sample, counting the sample itself:
+        ``(1 + m) / (n + 1)`` where ``m`` of the ``n`` calibration scores
+        are at or below the sample's score. If the calibration rows and the
+        sample are normal rows drawn alike, the p-value is uniform on
+        ``{1/(n+1), ..., 1}``: ``P(pvalue <= a) <= a`` for every ``a``, so
+        flagging the samples with ``pvalue <= a`` flags a share of at most
+        ``a`` of normal rows on average (``false_positive_rate=a`` sets
+        ``offset_`` to do exactly that). Outliers among the calibration rows
+        make the p-values of normal rows larger, not smaller.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        pvalues : ndarray of shape (n_samples,)
+            Values in ``[1 / (n + 1), 1]``; lower is more abnormal.
+        """
+        check_is_fitted(self)
+        return conformal_pvalues(self.score_samples(X), self.calibration_scores_)
 
     def decision_function(self, X):
         """Score shifted by the threshold: negative for outliers.

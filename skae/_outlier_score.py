@@ -230,25 +230,46 @@ class CodeTerm:
 
 
 class Threshold:
-    """The threshold on scores, from the scores of the training rows.
+    """The threshold on scores, and p-values of new scores.
+
+    The threshold comes from the scores of the training rows by the rule of
+    ``contamination``, or, with ``false_positive_rate``, from the scores of
+    calibration rows: normal rows the network did not train on, whose
+    scores are those of new normal rows. Conformal p-values compare a new
+    score with the calibration scores.
 
     Parameters
     ----------
     contamination : "auto" or float
         As the detector's: the share of training rows below the threshold,
         or ``"auto"`` for Tukey's rule, ``Q1 - 1.5 * (Q3 - Q1)``.
+    false_positive_rate : float or None
+        As the detector's: the largest share of new normal rows the
+        threshold may flag; ``None`` uses ``contamination``.
     """
 
-    def __init__(self, contamination):
+    def __init__(self, contamination, false_positive_rate=None):
         self.contamination = contamination
+        self.false_positive_rate = false_positive_rate
 
-    def fit(self, scores):
-        """Set ``offset_`` from the training rows' ``scores``.
+    def fit(self, scores, calibration_scores):
+        """Set ``offset_`` and ``calibration_scores_``.
+
+        Parameters
+        ----------
+        scores : ndarray of shape (n_rows,)
+            Scores of the training rows.
+        calibration_scores : ndarray of shape (n_calibration,)
+            Scores of the calibration rows.
 
         Returns
         -------
         self : Threshold
         """
+        self.calibration_scores_ = np.sort(calibration_scores)
+        if self.false_positive_rate is not None:
+            self.offset_ = self._conformal_offset()
+            return self
         q1, q3 = np.percentile(scores, [25, 75])
         if self.contamination == "auto":
             offset = q1 - 1.5 * (q3 - q1)
@@ -264,6 +285,38 @@ class Threshold:
             offset = min(offset, q1 - margin)
         self.offset_ = float(offset)
         return self
+
+    def _conformal_offset(self):
+        """The offset that flags a new row exactly when its p-value is at
+        most ``false_positive_rate``.
+
+        A p-value is at most ``a`` when at most ``k = floor(a * (n + 1)) -
+        1`` of the ``n`` calibration scores are at or below the row's score,
+        that is when the score is below the ``(k + 1)``-th smallest
+        calibration score. With fewer than ``1 / a - 1`` calibration rows no
+        p-value can be that small, and nothing is flagged.
+        """
+        n = len(self.calibration_scores_)
+        k = math.floor(self.false_positive_rate * (n + 1)) - 1
+        if k < 0:
+            warnings.warn(
+                f"{n} calibration rows cannot certify a false-positive rate of "
+                f"{self.false_positive_rate}: the smallest p-value they allow is "
+                f"1 / {n + 1}. No row will be predicted an outlier; fit on more "
+                "rows, raise validation_fraction or false_positive_rate.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return -math.inf
+        return float(self.calibration_scores_[k])
+
+
+def conformal_pvalues(scores, calibration_scores):
+    """Conformal p-value of each score: ``(1 + m) / (n + 1)``, where ``m``
+    of the ``n`` sorted ``calibration_scores`` are at or below it (lower
+    scores are more abnormal)."""
+    at_or_below = np.searchsorted(calibration_scores, scores, side="right")
+    return (1.0 + at_or_below) / (len(calibration_scores) + 1.0)
 
 
 def with_floor(scales, reference):

@@ -15,6 +15,10 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("tabulate")
 
 _common = benchmark_module("_common")
+needs_suite = pytest.mark.skipif(
+    not (_common.has_data("odds") and _common.has_data("adbench")),
+    reason=f"ODDS or ADBench data not found in {_common.DATA_DIR}",
+)
 
 
 def _check_meta(out, mode):
@@ -206,10 +210,7 @@ def test_feature_bagging_fits_each_member_on_its_own_features():
     _check_ensemble_scores(ensemble, X, members)
 
 
-@pytest.mark.skipif(
-    not (_common.has_data("odds") and _common.has_data("adbench")),
-    reason=f"ODDS or ADBench data not found in {_common.DATA_DIR}",
-)
+@needs_suite
 def test_bench_protocols_quick(tmp_path):
     pytest.importorskip("pyod")
     bench = benchmark_module("bench_protocols")
@@ -256,3 +257,20 @@ def test_knn_and_pca_peers_score_far_rows_higher():
     for det in (bench.KNNDistance(), bench.PCAReconstruction()):
         scores = det.fit(X).abnormality(np.vstack([far, X[5:]]))
         assert scores[:5].min() > np.median(scores[5:])
+
+
+@needs_suite
+def test_bench_thresholds_quick(tmp_path):
+    bench = benchmark_module("bench_thresholds")
+    runs = bench.main(["--quick", "--out", str(tmp_path)])
+
+    for name in ("README.md", "runs.csv", "per_set.csv", "meta.json"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert list(runs["set"]) == list(bench.QUICK_SETS)
+    assert (runs["n_test_inliers"] >= bench.MIN_TEST_INLIERS).all()
+    # A stricter rate flags fewer rows; shares are shares.
+    assert (runs["flagged_0.01"] <= runs["flagged_0.05"]).all()
+    assert (
+        runs[["flagged_0.01", "flagged_0.05", "ks_uniform"]].stack().between(0, 1).all()
+    )
+    assert "## Summary" in (tmp_path / "README.md").read_text()
