@@ -10,6 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from skae._base import _BaseAutoencoder
+from skae._blocks import take_rows
 from skae._inference import NonFiniteOutputError
 from skae._losses import feature_errors, output_to_data, row_means
 from skae._outlier_score import (
@@ -272,12 +273,14 @@ default="residual"
     calibration_scores_ : ndarray of shape (n_calibration,)
         Sorted scores of the calibration rows, which :meth:`pvalues` compares
         new scores with and ``false_positive_rate`` sets ``offset_`` from:
-        the rows held out for early stopping, which the network did not
-        train on, or all training rows when fewer than 20 are (with
-        ``early_stopping=False``, and for :meth:`partial_fit` the rows of
-        the last call); at most 10,000 of them, evenly spaced. Rows the
-        network trained on score better than new rows, which makes
-        p-values from them too small (more normal rows flagged than asked).
+        half of the rows held out for early stopping, chosen at random,
+        which neither the network nor the score was fitted on (the other
+        half gives the scales of ``reconstruction_term_``); all training
+        rows when fewer than 40 are held out (with ``early_stopping=False``,
+        and for :meth:`partial_fit` the rows of the last call). At most
+        10,000 of them, evenly spaced. Rows the network or the score was
+        fitted on score better than new rows, which makes p-values from
+        them too small (more normal rows flagged than asked).
 
     reconstruction_term_ : object
         The reconstruction term of the score (see :meth:`score_samples`),
@@ -292,11 +295,12 @@ default="residual"
         - ``output_scale_``: the variance of each feature's reconstruction,
           with the same floor as ``error_scale_``.
 
-        The reference rows are those held out for early stopping, or all
-        training rows when fewer than 20 are (for :meth:`partial_fit`, the
-        rows of the last call), at most 10,000 of them evenly spaced,
-        without a fraction ``contamination`` (0.1 for ``"auto"``) of them
-        that look most like outliers.
+        The reference rows are half of the rows held out for early stopping
+        (the other half calibrates, see ``calibration_scores_``), or all
+        training rows when fewer than 40 are held out (for
+        :meth:`partial_fit`, the rows of the last call), at most 10,000 of
+        them evenly spaced, without a fraction ``contamination`` (0.1 for
+        ``"auto"``) of them that look most like outliers.
 
     code_term_ : object or None
         The code term of the score; ``None`` with
@@ -306,7 +310,8 @@ default="residual"
         - ``center_``, ``scale_``: mean and standard deviation of the codes
           of the training rows, which standardise the codes;
         - ``density_``: the :class:`~sklearn.mixture.GaussianMixture` fitted
-          to the standardised codes (at most 2,000 of them, evenly spaced);
+          to the standardised codes of the rows the network trained on (at
+          most 2,000 of them, evenly spaced);
         - ``kept_``: boolean mask of the components kept in the score, those
           whose weight is at least ``0.5 / density_components`` (the largest
           is always kept);
@@ -492,9 +497,11 @@ default="residual"
         with restore_on_failure(self):
             X = self._check_data(X, reset=True)
             held_out = self._fit(X)
-            calibration = reference_rows(X, held_out)
-            self._fit_score(calibration, reference_rows(X, None))
-            self._set_offset(X, calibration)
+            scale_rows, calibration_rows, density_rows = (
+                take_rows(X, rows) for rows in reference_rows(len(X), held_out)
+            )
+            self._fit_score(scale_rows, density_rows)
+            self._set_offset(X, calibration_rows)
         return self
 
     @available_if(lambda estimator: check_partial_fit(estimator))
@@ -528,7 +535,7 @@ default="residual"
         with restore_on_failure(self, incremental=True):
             X = self._check_data(X, reset=not hasattr(self, "net_"))
             self._fit(X, incremental=True)
-            rows = reference_rows(X, None)
+            rows = take_rows(X, reference_rows(len(X), None)[0])
             self._fit_score(rows, rows)
             self._set_offset(X, rows)
         return self

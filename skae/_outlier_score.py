@@ -23,7 +23,6 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from skae._blocks import take_rows
 from skae._losses import feature_errors, output_to_data
 
 #: Weight of the code term, relative to the reconstruction term: both are
@@ -340,14 +339,32 @@ def with_floor(scales, reference):
     return np.maximum(scales, floor)
 
 
-def reference_rows(X, held_out):
-    """The rows to learn the scales of the score from: those held out, or
-    all when fewer than ``MIN_REFERENCE_ROWS`` were, evenly thinned to at
-    most ``MAX_REFERENCE_ROWS``."""
-    if held_out is None or len(held_out) < MIN_REFERENCE_ROWS:
-        rows = np.arange(len(X))
+def reference_rows(n_samples, held_out):
+    """Which rows each part of the score learns from, as sorted indices.
+
+    Returns ``(scale_rows, calibration_rows, density_rows)``. With at least
+    ``2 * MIN_REFERENCE_ROWS`` rows held out for early stopping, which the
+    network did not train on, they are split in two disjoint halves: one
+    for the scales of the reconstruction term, the other for calibration;
+    the code term is fitted on the rows the network trained on. No row
+    that calibrates the p-values was used to fit the score, so their scores
+    are those of new rows: scales or a density fitted on the calibration
+    rows would fit them better than new rows, most with many features, and
+    more new normal rows would be flagged than ``false_positive_rate``
+    asks. With fewer rows held out (or none), all three are all the rows.
+    Each is evenly thinned to at most ``MAX_REFERENCE_ROWS``.
+    """
+    everything = np.arange(n_samples)
+    if held_out is None or len(held_out) < 2 * MIN_REFERENCE_ROWS:
+        rows = (everything, everything, everything)
     else:
-        rows = held_out
+        # held_out is a random subset: alternate rows split it at random.
+        trained = np.setdiff1d(everything, held_out, assume_unique=True)
+        rows = (held_out[0::2], held_out[1::2], trained)
+    return tuple(_thinned(r) for r in rows)
+
+
+def _thinned(rows):
     if len(rows) > MAX_REFERENCE_ROWS:
         rows = rows[np.linspace(0, len(rows) - 1, MAX_REFERENCE_ROWS).astype(int)]
-    return take_rows(X, rows)
+    return rows

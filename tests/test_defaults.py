@@ -60,7 +60,8 @@ def test_a_cluster_rebuilt_well_is_found_by_its_code(seed):
         )
         auc[density_components] = roc_auc_score(y, -detector.fit(X).score_samples(X))
     assert auc[8] >= 0.93
-    assert auc[None] <= 0.9
+    # The code term finds what the reconstruction alone ranks worse.
+    assert auc[8] >= auc[None] + 0.05
 
 
 def _breast_cancer(seed):

@@ -19,7 +19,7 @@ def normal_rows():
     def draw(n):
         return rng.normal(size=(n, 4)) @ mixing + 0.1 * rng.normal(size=(n, 12))
 
-    return draw(4000), draw(20_000)
+    return draw(8000), draw(20_000)
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +28,9 @@ def calibrated(normal_rows):
     return AutoencoderOutlierDetector(false_positive_rate=0.05, **FAST).fit(X)
 
 
-def test_calibration_rows_are_the_held_out_rows(calibrated, normal_rows):
-    X, _ = normal_rows
-    # validation_fraction=0.1 of 4,000 rows are held out for early stopping.
+def test_calibration_rows_are_half_the_held_out_rows(calibrated, normal_rows):
+    # validation_fraction=0.1 of 8,000 rows are held out for early stopping;
+    # half of them calibrate, the other half gives the scales of the score.
     assert len(calibrated.calibration_scores_) == 400
     assert np.all(np.diff(calibrated.calibration_scores_) >= 0)
 
@@ -85,9 +85,10 @@ def test_without_false_positive_rate_the_threshold_follows_contamination(
 def test_too_few_calibration_rows_flag_nothing_with_a_warning(normal_rows):
     X, new = normal_rows
     det = AutoencoderOutlierDetector(false_positive_rate=0.001, **FAST)
-    # 30 held-out rows: the smallest p-value is 1/31, above 0.001.
-    with pytest.warns(UserWarning, match="30 calibration rows cannot certify"):
-        det.fit(X[:300])
+    # 1,000 rows: 100 held out, 50 of them calibrate; the smallest p-value
+    # is 1/51, above 0.001.
+    with pytest.warns(UserWarning, match="^50 calibration rows cannot certify"):
+        det.fit(X[:1000])
     assert np.all(det.predict(new[:100]) == 1)
 
 
