@@ -204,10 +204,14 @@ def is_skae(method):
 # ----------------------------------------------------------------------
 # Running
 # ----------------------------------------------------------------------
-def run_split(name, collection, X, y, split, methods, quick, progress):
-    """Every protocol and method on one split of one set; result rows."""
+def protocol_runs(name, collection, X, y, split):
+    """One split of a set in both protocols.
+
+    Yields, per protocol: ``X_fit`` (all training rows, or the training
+    inliers), the ``contamination`` skae gets, ``X_test``, ``y_test`` and the
+    columns every result row of that protocol starts with.
+    """
     X_train, X_test, y_train, y_test = _common.pyod_split(X, y, split, stratify=True)
-    rows = []
     for protocol in PROTOCOLS:
         if protocol == "contaminated":
             X_fit = X_train
@@ -215,19 +219,32 @@ def run_split(name, collection, X, y, split, methods, quick, progress):
         else:
             X_fit = X_train[y_train == 0]
             contamination = "auto"
+        columns = {
+            "set": name,
+            "collection": collection,
+            "protocol": protocol,
+            "split": split,
+            "n_train": len(X_fit),
+            "n_test": len(X_test),
+            "n_features": X.shape[1],
+            "train_outlier_fraction": float(np.mean(y_train)),
+        }
+        yield X_fit, contamination, X_test, y_test, columns
+
+
+def run_split(name, collection, X, y, split, methods, quick, progress):
+    """Every protocol and method on one split of one set; result rows."""
+    rows = []
+    for X_fit, contamination, X_test, y_test, columns in protocol_runs(
+        name, collection, X, y, split
+    ):
+        protocol = columns["protocol"]
         for method in methods:
             row = {
-                "set": name,
-                "collection": collection,
-                "protocol": protocol,
-                "split": split,
+                **columns,
                 "method": method,
                 "roc_auc": np.nan,
                 "time_s": np.nan,
-                "n_train": len(X_fit),
-                "n_test": len(X_test),
-                "n_features": X.shape[1],
-                "train_outlier_fraction": float(np.mean(y_train)),
                 "error": "",
             }
             try:
@@ -256,7 +273,20 @@ def run_split(name, collection, X, y, split, methods, quick, progress):
     return rows
 
 
-def settings_for(args):
+def run_suite(sets, n_splits, out, run_one):
+    """``run_one(name, collection, X, y, split)`` (result rows) on every
+    split of every set; ``runs.csv`` in ``out`` is rewritten after each set,
+    so that a long run that is stopped keeps what has run."""
+    rows = []
+    for name, collection in sets:
+        X, y = _common.load_outlier_set(name, MAX_ROWS)
+        for split in range(n_splits):
+            rows.extend(run_one(name, collection, X, y, split))
+        pd.DataFrame(rows).to_csv(out / "runs.csv", index=False)
+    return pd.DataFrame(rows)
+
+
+def settings_for(args, full_splits=FULL_SPLITS):
     """Sets (with their collection) and number of splits of the run."""
     collection_of = {s: c for c, sets in COLLECTIONS.items() for s in sets}
     if args.sets:
@@ -271,7 +301,7 @@ def settings_for(args):
     if args.splits is not None:
         n_splits = args.splits
     else:
-        n_splits = 1 if (args.quick or args.smoke) else FULL_SPLITS
+        n_splits = 1 if (args.quick or args.smoke) else full_splits
     return [(s, collection_of[s]) for s in sets], n_splits
 
 
@@ -590,6 +620,121 @@ def write_outputs(runs, out, mode, git):
     return cells, headline, below
 
 
+def add_suite_arguments(parser, full_splits=FULL_SPLITS):
+    """``--sets``, ``--splits`` and ``--tables-only``, for benchmarks over
+    the suite."""
+    parser.add_argument(
+        "--sets",
+        help="comma-separated set names (default: all 42; quick: "
+        + ", ".join(QUICK_SETS)
+        + ")",
+    )
+    parser.add_argument(
+        "--splits",
+        type=int,
+        help=f"number of splits per set (default {full_splits}; quick 1)",
+    )
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="rewrite the tables from the runs.csv in --out, run nothing",
+    )
+
+
+def read_runs(out):
+    """The ``runs.csv`` of the results folder ``out``, its mode and the code
+    it ran on (from ``meta.json``), for ``--tables-only``."""
+    runs = pd.read_csv(out / "runs.csv", keep_default_na=False, na_values=[""])
+    runs["error"] = runs["error"].fillna("")
+    meta = json.loads((out / "meta.json").read_text())
+    git = {"commit": meta["git_commit"], "dirty": meta["git_dirty"]}
+    return runs, meta["settings"]["mode"], git
+
+
+#: How the suite is split and scaled, for ``meta.json``.
+SUITE_SETTINGS = {
+    "protocols": list(PROTOCOLS),
+    "max_rows": MAX_ROWS,
+    "split": "train_test_split(test_size=0.4, random_state=split, stratify=y)",
+    "scaling": "StandardScaler fitted on the training rows",
+}
+
+
+def run_main(name, description, argv, *, full_splits, prepare, write_outputs):
+    """The ``main`` of a benchmark over the suite in both protocols.
+
+    Parses the options of :func:`_common.make_parser` and
+    :func:`add_suite_arguments` (and the benchmark's own), runs
+    ``run_one`` on every split of every set through :func:`run_suite`, writes
+    the outputs and ``meta.json``, and prints the headline table.
+
+    Parameters
+    ----------
+    name, description : str
+        The benchmark's name (its results folder) and ``--help`` line.
+    argv : list of str or None
+        Command-line arguments; ``None`` reads ``sys.argv``.
+    full_splits : int
+        Splits per set of a full run.
+    prepare : callable
+        ``prepare(parser)`` adds the benchmark's own options and returns
+        ``start(args, progress)``, which checks them (calling
+        ``parser.error``) and returns ``(run_one, settings)``:
+        ``run_one(name, collection, X, y, split)`` gives the result rows of
+        one split, and ``settings`` (a dict) goes to ``meta.json``.
+    write_outputs : callable
+        ``write_outputs(runs, out, mode, git)`` writes the tables and
+        returns the headline table.
+
+    Returns
+    -------
+    runs : pandas.DataFrame or None
+        Every result row; ``None`` without data.
+    """
+    parser = _common.make_parser(name, description)
+    add_suite_arguments(parser, full_splits)
+    start = prepare(parser)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    progress = _common.Progress(name)
+    if args.tables_only:
+        runs, mode, git = read_runs(args.out)
+        write_outputs(runs, args.out, mode, git)
+        return runs
+    run_one, settings = start(args, progress)
+    try:
+        sets, n_splits = settings_for(args, full_splits)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not all(_common.has_data(d) for d in ("odds", "adbench")):
+        progress(f"skipped: no ODDS or ADBench data in {_common.DATA_DIR}")
+        return None
+    mode = _common.mode_name(args)
+    with _common.limit_threads(args.threads):
+        started, git = _common.utc_now(), _common.git_state()
+        args.out.mkdir(parents=True, exist_ok=True)
+        runs = run_suite(sets, n_splits, args.out, run_one)
+        headline = write_outputs(runs, args.out, mode, git)
+        _common.write_meta(
+            args.out,
+            argv,
+            started=started,
+            git=git,
+            seconds=progress.elapsed,
+            settings={
+                "mode": mode,
+                "sets": dict(sets),
+                "splits": n_splits,
+                **SUITE_SETTINGS,
+                **settings,
+                "threads": args.threads,
+            },
+        )
+        progress(f"done; results in {args.out}")
+        print(_common.markdown_table(headline), flush=True)
+        return runs
+
+
 def main(argv=None):
     """Run the two-protocol benchmark.
 
@@ -603,109 +748,59 @@ def main(argv=None):
     runs : pandas.DataFrame or None
         One row per (set, protocol, split, method); ``None`` without data.
     """
-    parser = _common.make_parser(NAME, __doc__.splitlines()[0])
-    parser.add_argument(
-        "--sets",
-        help="comma-separated set names (default: all 42; quick: "
-        + ", ".join(QUICK_SETS)
-        + ")",
-    )
-    parser.add_argument(
-        "--splits",
-        type=int,
-        help=f"number of splits per set (default {FULL_SPLITS}; quick 1)",
-    )
-    parser.add_argument(
-        "--methods",
-        default=",".join(DEFAULT_METHODS),
-        help="comma-separated methods, among: skae, " + ", ".join(PEERS),
-    )
-    parser.add_argument(
-        "--candidates",
-        default="",
-        help="comma-separated skae candidates to add, run as 'skae <name>' "
-        "('default' is 'skae'), among: " + ", ".join(CANDIDATES),
-    )
-    parser.add_argument(
-        "--tables-only",
-        action="store_true",
-        help="rewrite tables and figure from the runs.csv in --out, run nothing",
-    )
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    progress = _common.Progress(NAME)
-    if args.tables_only:
-        runs = pd.read_csv(args.out / "runs.csv", keep_default_na=False, na_values=[""])
-        runs["error"] = runs["error"].fillna("")
-        meta = json.loads((args.out / "meta.json").read_text())
-        git = {"commit": meta["git_commit"], "dirty": meta["git_dirty"]}
-        write_outputs(runs, args.out, meta["settings"]["mode"], git)
-        return runs
-    methods = [m for m in args.methods.split(",") if m]
-    unknown_methods = set(methods) - {"skae", *PEERS}
-    candidates = [c for c in args.candidates.split(",") if c]
-    unknown_candidates = set(candidates) - set(CANDIDATES)
-    if unknown_methods or unknown_candidates:
-        parser.error(
-            f"unknown methods {sorted(unknown_methods)} or candidates "
-            f"{sorted(unknown_candidates)}"
+
+    def prepare(parser):
+        parser.add_argument(
+            "--methods",
+            default=",".join(DEFAULT_METHODS),
+            help="comma-separated methods, among: skae, " + ", ".join(PEERS),
         )
-    methods = list(dict.fromkeys([*methods, *map(skae_method, candidates)]))
-    try:
-        sets, n_splits = settings_for(args)
-    except ValueError as exc:
-        parser.error(str(exc))
-    if not all(_common.has_data(d) for d in ("odds", "adbench")):
-        progress(f"skipped: no ODDS or ADBench data in {_common.DATA_DIR}")
-        return None
-    quick = args.quick or args.smoke
-    mode = _common.mode_name(args)
-    with _common.limit_threads(args.threads):
-        started, git = _common.utc_now(), _common.git_state()
-        args.out.mkdir(parents=True, exist_ok=True)
-        rows = []
-        for name, collection in sets:
-            X, y = _common.load_outlier_set(name, MAX_ROWS)
-            for split in range(n_splits):
-                rows.extend(
-                    run_split(name, collection, X, y, split, methods, quick, progress)
-                )
-            # Keep what has run so far, should a long run be stopped.
-            pd.DataFrame(rows).to_csv(args.out / "runs.csv", index=False)
-        runs = pd.DataFrame(rows)
-        cells, headline, _ = write_outputs(runs, args.out, mode, git)
-        _common.write_meta(
-            args.out,
-            argv,
-            started=started,
-            git=git,
-            seconds=progress.elapsed,
-            settings={
-                "mode": mode,
-                "sets": dict(sets),
-                "splits": n_splits,
-                "methods": methods,
-                "protocols": list(PROTOCOLS),
-                "max_rows": MAX_ROWS,
-                "split": (
-                    "train_test_split(test_size=0.4, random_state=split, stratify=y)"
-                ),
-                "scaling": "StandardScaler fitted on the training rows",
-                "contamination": {
-                    "contaminated": "training outlier fraction, at most 0.5",
-                    "clean": "skae's default ('auto'); PyOD's default 0.1",
-                },
-                "quick_overrides": (
-                    {"skae": QUICK_SKAE_PARAMS, "PyOD AE": QUICK_PYOD_PARAMS}
-                    if quick
-                    else None
-                ),
-                "threads": args.threads,
+        parser.add_argument(
+            "--candidates",
+            default="",
+            help="comma-separated skae candidates to add, run as 'skae <name>' "
+            "('default' is 'skae'), among: " + ", ".join(CANDIDATES),
+        )
+        return lambda args, progress: start(parser, args, progress)
+
+    def start(parser, args, progress):
+        methods = [m for m in args.methods.split(",") if m]
+        unknown_methods = set(methods) - {"skae", *PEERS}
+        candidates = [c for c in args.candidates.split(",") if c]
+        unknown_candidates = set(candidates) - set(CANDIDATES)
+        if unknown_methods or unknown_candidates:
+            parser.error(
+                f"unknown methods {sorted(unknown_methods)} or candidates "
+                f"{sorted(unknown_candidates)}"
+            )
+        methods = list(dict.fromkeys([*methods, *map(skae_method, candidates)]))
+        quick = args.quick or args.smoke
+
+        def run_one(name, collection, X, y, split):
+            return run_split(name, collection, X, y, split, methods, quick, progress)
+
+        settings = {
+            "methods": methods,
+            "contamination": {
+                "contaminated": "training outlier fraction, at most 0.5",
+                "clean": "skae's default ('auto'); PyOD's default 0.1",
             },
-        )
-        progress(f"done; results in {args.out}")
-        print(_common.markdown_table(headline), flush=True)
-        return runs
+            "quick_overrides": (
+                {"skae": QUICK_SKAE_PARAMS, "PyOD AE": QUICK_PYOD_PARAMS}
+                if quick
+                else None
+            ),
+        }
+        return run_one, settings
+
+    return run_main(
+        NAME,
+        __doc__.splitlines()[0],
+        argv,
+        full_splits=FULL_SPLITS,
+        prepare=prepare,
+        write_outputs=lambda *a: write_outputs(*a)[1],
+    )
 
 
 if __name__ == "__main__":

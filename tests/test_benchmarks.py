@@ -3,6 +3,7 @@ and write sane files. The numbers themselves are checked by reading them, not
 here."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -274,3 +275,53 @@ def test_bench_thresholds_quick(tmp_path):
         runs[["flagged_0.01", "flagged_0.05", "ks_uniform"]].stack().between(0, 1).all()
     )
     assert "## Summary" in (tmp_path / "README.md").read_text()
+
+
+@needs_suite
+def test_bench_detector_scores_quick(tmp_path):
+    bench = benchmark_module("bench_detector_scores")
+    runs = bench.main(["--quick", "--out", str(tmp_path)])
+
+    for name in ("README.md", "runs.csv", "cells.csv", "differences.csv"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["settings"]["mode"] == "quick"
+    assert meta["machine"]["torch_threads"] == 1
+    assert set(meta) >= {"git_commit", "git_dirty", "command", "started_utc"}
+
+    protocols = bench.bench_protocols
+    n_runs = len(protocols.QUICK_SETS) * len(protocols.PROTOCOLS)
+    assert len(runs) == n_runs * (len(bench.CODES) * len(bench.SCORES) + 1)
+    assert (runs["error"] == "").all()
+    assert runs["roc_auc"].between(0, 1).all()
+    assert set(runs["method"]) == set(bench.METHODS)
+    # The default code has n_features // 2 values; the 90% code its own size.
+    detectors = runs[runs["code"] != "PCA"]
+    default = detectors[detectors["code"] == "default code"]
+    assert (default["n_components"] == default["n_features"] // 2).all()
+    assert (detectors["n_components"] >= 1).all()
+    diffs = pd.read_csv(tmp_path / "differences.csv")
+    assert "default" not in set(diffs["method"])
+    readme = (tmp_path / "README.md").read_text()
+    assert "## Difference from the default" in readme
+    assert "more than 0.05 below PCA" in readme
+
+
+def test_code_nll_leaves_out_small_components_without_warnings():
+    bench = benchmark_module("bench_detector_scores")
+    rng = np.random.RandomState(0)
+    # Two large groups of codes and a small far one, which gets a component
+    # of its own and is then left out of the density.
+    codes = np.vstack(
+        [
+            rng.normal(size=(300, 2)),
+            rng.normal(size=(300, 2)) + 6,
+            rng.normal(size=(6, 2)) + [20, -20],
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nll_fit, nll_test = bench.code_nll(codes, codes[[0, 300, -1]], 8, seed=0)
+    assert np.isfinite(nll_fit).all() and np.isfinite(nll_test).all()
+    np.testing.assert_allclose(nll_fit[[0, 300, -1]], nll_test)
+    assert nll_test[-1] > np.percentile(nll_fit[:600], 99)
