@@ -39,6 +39,8 @@ from skae._utils import (
     Count,
     check_partial_fit,
     check_random_state,
+    check_variational,
+    explained_available_if,
     per_feature_output,
     restore_on_failure,
 )
@@ -435,7 +437,7 @@ class _BaseAutoencoder(BaseEstimator):
         check_is_fitted(self)
         return check_codes(self, Z)
 
-    @available_if(lambda estimator: estimator.variational)
+    @explained_available_if(check_variational)
     @validate_params(
         {
             "n_samples": [Count(1)],
@@ -447,7 +449,9 @@ class _BaseAutoencoder(BaseEstimator):
         """Generate new data from a variational autoencoder.
 
         Codes are drawn from the standard normal prior and decoded.
-        Available only when ``variational=True``.
+
+        Available only when ``variational=True``: otherwise ``hasattr`` is
+        False and calling it raises an ``AttributeError`` that says so.
 
         Parameters
         ----------
