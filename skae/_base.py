@@ -33,12 +33,14 @@ from skae._losses import feature_errors, output_to_data, row_means
 from skae._modules import ACTIVATIONS
 from skae._net import AutoencoderNet, run_training
 from skae._network import ARCHITECTURES, estimator_network
-from skae._scaling import FeatureScaling
+from skae._scaling import FeatureScaling, feature_range
 from skae._start import pca_start
 from skae._utils import (
     Count,
     check_partial_fit,
     check_random_state,
+    check_variational,
+    explained_available_if,
     per_feature_output,
     restore_on_failure,
 )
@@ -227,6 +229,10 @@ class _BaseAutoencoder(BaseEstimator):
             # pickles and predicts without accelerate.
             net = net.detach(device_name(self.accelerator.device))
         self._set_fitted_attributes(net, scaling, X)
+        # The range sample clips to: that of all rows trained on.
+        self._feature_range = feature_range(
+            X, None if first_pass else self._feature_range
+        )
         if incremental:
             self._partial_fit_rng = random_state
         else:
@@ -435,7 +441,7 @@ class _BaseAutoencoder(BaseEstimator):
         check_is_fitted(self)
         return check_codes(self, Z)
 
-    @available_if(lambda estimator: estimator.variational)
+    @explained_available_if(check_variational)
     @validate_params(
         {
             "n_samples": [Count(1)],
@@ -446,8 +452,23 @@ class _BaseAutoencoder(BaseEstimator):
     def sample(self, n_samples=1, random_state=None):
         """Generate new data from a variational autoencoder.
 
-        Codes are drawn from the standard normal prior and decoded.
-        Available only when ``variational=True``.
+        Codes are drawn from the standard normal prior and decoded, and each
+        feature is clipped to the range it spans in the training data (all
+        the rows trained on: those of the last ``fit`` and of every
+        ``partial_fit`` call since). As
+        scikit-learn's ``IterativeImputer`` clips what it imputes to
+        ``[min_value, max_value]``, generated values stay values the data
+        take: a decoder trained with the squared error is unbounded, and
+        its output may leave the range (pixel intensities below 0 or above
+        their maximum), while clipping changes no value inside it. With
+        ``loss="bce"`` and min-max scaling the sigmoid output already lies
+        in the range, so clipping only sets constant features to their
+        value. The decoder's own output, unclipped, is
+        what :meth:`~skae.AutoencoderTransformer.inverse_transform` gives for
+        codes drawn from the prior.
+
+        Available only when ``variational=True``: otherwise ``hasattr`` is
+        False and calling it raises an ``AttributeError`` that says so.
 
         Parameters
         ----------
@@ -462,14 +483,24 @@ class _BaseAutoencoder(BaseEstimator):
         -------
         X : ndarray of shape (n_samples, `n_features_in_`)
             Generated samples in the units of the training data, of the
-            dtype of the training data.
+            dtype of the training data; each feature between its smallest
+            and its largest training value, both included.
+
+        Raises
+        ------
+        ValueError
+            If undoing the feature scaling overflows the training dtype,
+            which only data whose scale nears its largest number risk.
         """
         check_is_fitted(self)
         generator = torch.Generator().manual_seed(
             int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
         )
         Z = torch.randn(n_samples, self.n_components_, generator=generator).numpy()
-        return self._decode(Z.astype(self._training_dtype))
+        X = self._decode(Z.astype(self._training_dtype))
+        # Training values of the training dtype: casting them back is exact.
+        low, high = self._feature_range.astype(X.dtype)
+        return np.clip(X, low, high, out=X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -207,6 +207,33 @@ class FeatureScaling:
         return X
 
 
+def feature_range(X, previous=None):
+    """Smallest and largest value of each feature of ``X``, in float64.
+
+    One pass over blocks of rows (see :mod:`skae._blocks`); no copy of ``X``
+    is made.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Finite data.
+    previous : ndarray of shape (2, n_features), default=None
+        A range to widen, that of the rows seen before (``partial_fit``).
+
+    Returns
+    -------
+    feature_range : ndarray of shape (2, n_features)
+        The smallest values in the first row, the largest in the second.
+    """
+    if previous is None:
+        previous = np.array([[np.inf], [-np.inf]]).repeat(X.shape[1], axis=1)
+    low, high = previous.copy()
+    for block in blocks(X, temporaries=0):
+        np.minimum(low, block.min(axis=0), out=low)
+        np.maximum(high, block.max(axis=0), out=high)
+    return np.array([low, high])
+
+
 def _common_scale(scale, constant):
     """One scale for all features: the root mean square of the standard
     deviations ``scale`` of the features that are not ``constant``, computed

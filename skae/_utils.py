@@ -1,9 +1,12 @@
 """Small helpers of the estimators: counts, random states, output
-configuration and failure-safe fitting."""
+configuration, failure-safe fitting and methods that exist for some
+parameters only."""
 
 import copy
 from contextlib import contextmanager
+from functools import update_wrapper
 from numbers import Integral
+from types import MethodType
 
 import numpy as np
 from sklearn.utils import check_random_state as sklearn_check_random_state
@@ -101,3 +104,41 @@ def check_partial_fit(estimator):
             "epochs, which a stream of chunks does not have."
         )
     return True
+
+
+class _ExplainedAvailableIf:
+    """A method that exists only where ``check(estimator)`` raises nothing.
+
+    As with scikit-learn's ``available_if``, ``hasattr(estimator, name)`` is
+    False where the method makes no sense, and getting it raises an
+    ``AttributeError``; here that error is the one ``check`` raises, so its
+    message, the last line a user reads, says which parameter to change.
+    On the class, the plain function is returned, for documentation.
+    """
+
+    def __init__(self, fn, check):
+        self.fn = fn
+        self.check = check
+        update_wrapper(self, fn)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self.fn
+        self.check(obj)
+        return MethodType(self.fn, obj)
+
+
+def explained_available_if(check):
+    """Decorate a method to exist only where ``check(estimator)`` does not
+    raise; ``check`` raises the ``AttributeError`` that says why."""
+    return lambda fn: _ExplainedAvailableIf(fn, check)
+
+
+def check_variational(estimator):
+    """``sample`` is there only for variational models; say why not."""
+    if not estimator.variational:
+        raise AttributeError(
+            f"This {type(estimator).__name__!r} has no attribute 'sample': "
+            "sample is not available when variational=False. Set "
+            "variational=True and fit again to generate data."
+        )

@@ -158,7 +158,10 @@ def test_inverse_transform_checks_code_width(X):
 
 
 def test_sample_is_only_available_for_variational_models(X):
-    assert not hasattr(AutoencoderTransformer(**FAST), "sample")
+    ae = AutoencoderTransformer(**FAST).fit(X)
+    assert not hasattr(ae, "sample")
+    with pytest.raises(AttributeError, match="variational=True"):
+        ae.sample(5)
     vae = AutoencoderTransformer(**FAST, variational=True).fit(X)
     with pytest.raises(InvalidParameterError, match="n_samples"):
         vae.sample(0)

