@@ -64,11 +64,15 @@ def _encoding_hint(estimator, X):
     shown = ", ".join(repr(column) for column in columns[:5])
     if len(columns) > 5:
         shown += f" and {len(columns) - 5} more"
+    if len(columns) > 1:
+        which, them = f"the columns {shown} hold", "them"
+    else:
+        which, them = f"column {shown} holds", "it"
     return (
-        f"{type(estimator).__name__} needs numbers, but the columns {shown} "
-        "hold text: encode them first, with a ColumnTransformer that "
-        "applies a OneHotEncoder(sparse_output=False) (or an OrdinalEncoder) "
-        "to them, in a Pipeline before the estimator. "
+        f"{type(estimator).__name__} needs numbers, but {which} text: encode "
+        f"{them} first, with a ColumnTransformer that applies a "
+        "OneHotEncoder(sparse_output=False) (or an OrdinalEncoder) to "
+        f"{them}, in a Pipeline before the estimator. "
         "skae.inspection.feature_errors_by_column then explains the "
         "pipeline's scores in the original columns."
     )

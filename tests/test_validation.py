@@ -55,6 +55,8 @@ def test_text_columns_get_a_hint_to_encode_them(Estimator, X):
     assert message.startswith("could not convert string to float")
     assert "columns 'colour', 'grade' hold text" in message
     assert "ColumnTransformer" in message and "OneHotEncoder" in message
+    with pytest.raises(ValueError, match="but column 'colour' holds text: encode it"):
+        Estimator(**FAST).fit(frame.drop(columns="grade"))
     # Other errors of a DataFrame with no text are left as they are.
     frame = frame.drop(columns=["colour", "grade"])
     frame.iloc[0, 0] = np.nan
