@@ -18,6 +18,8 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
+from skae._base import _BaseAutoencoder
+
 __all__ = ["feature_errors_by_column"]
 
 
@@ -82,11 +84,12 @@ def feature_errors_by_column(pipeline, X):
 
     Notes
     -----
-    Each row sums to the sum of the row of ``feature_errors`` on the
-    transformed data, less the columns of no input column (there are none
-    among the transformers above). A wide category feature therefore
-    collects the errors of all its one-hot columns, as it should: they are
-    all the model's view of that one feature. The mean of a row of
+    Every column the autoencoder sees comes from one input column, so each
+    row sums to the sum of the row of ``feature_errors`` on the transformed
+    data. A category feature collects the errors of all its one-hot
+    columns, which makes its sum start higher than a number's on typical
+    rows: to compare columns, compare each with its usual value (its median
+    over the rows, for example). The mean of a row of
     ``feature_errors`` is minus the sample's score (for the detector, up to
     the code term, which belongs to no column), so dividing these sums by the
     number of transformed columns gives each column's share of minus the
@@ -128,9 +131,6 @@ def feature_errors_by_column(pipeline, X):
             f"{type(pipeline).__name__}. For the columns a skae estimator "
             "sees, call its feature_errors method."
         )
-    # Imported here: skae's estimators import nothing from this module.
-    from skae._base import _BaseAutoencoder
-
     autoencoder = pipeline.steps[-1][1]
     if not isinstance(autoencoder, _BaseAutoencoder):
         raise ValueError(
