@@ -1,6 +1,6 @@
 """skae: PyTorch autoencoders as scikit-learn estimators."""
 
-from skae import metrics
+from skae import inspection, metrics
 from skae._outlier import AutoencoderOutlierDetector
 from skae._transformer import AutoencoderTransformer
 
@@ -10,5 +10,6 @@ __all__ = [
     "AutoencoderOutlierDetector",
     "AutoencoderTransformer",
     "__version__",
+    "inspection",
     "metrics",
 ]

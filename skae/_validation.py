@@ -5,6 +5,7 @@ import numpy as np
 from sklearn.utils.validation import check_array, validate_data
 
 from skae._blocks import check_finite, is_mapped
+from skae._utils import is_dataframe
 
 
 def check_data(estimator, X, *, reset):
@@ -30,16 +31,57 @@ def check_data(estimator, X, *, reset):
         Finite float64 or float32 rows.
     """
     mapped = is_mapped(X)
-    X = validate_data(
-        estimator,
-        X,
-        reset=reset,
-        dtype=[np.float64, np.float32],
-        ensure_all_finite=not mapped,
-    )
+    try:
+        X = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=not mapped,
+        )
+    except ValueError as exc:
+        hint = _encoding_hint(estimator, X)
+        if hint is None:
+            raise
+        raise ValueError(f"{str(exc).rstrip('.')}. {hint}") from exc
     if mapped:
         check_finite(X)
     return X
+
+
+def _encoding_hint(estimator, X):
+    """What to do about the text columns of a DataFrame ``X`` (strings, or
+    categories named by strings), or None when ``X`` has none."""
+    if not is_dataframe(X):
+        return None
+    columns = [
+        name
+        for name, column in X.select_dtypes(exclude=["number", "bool"]).items()
+        if _holds_text(column)
+    ]
+    if not columns:
+        return None
+    shown = ", ".join(repr(column) for column in columns[:5])
+    if len(columns) > 5:
+        shown += f" and {len(columns) - 5} more"
+    if len(columns) > 1:
+        which, them = f"the columns {shown} hold", "them"
+    else:
+        which, them = f"column {shown} holds", "it"
+    return (
+        f"{type(estimator).__name__} needs numbers, but {which} text: encode "
+        f"{them} first, with a ColumnTransformer that applies a "
+        "OneHotEncoder(sparse_output=False) (or an OrdinalEncoder) to "
+        f"{them}, in a Pipeline before the estimator. "
+        "skae.inspection.feature_errors_by_column then explains the "
+        "pipeline's scores in the original columns."
+    )
+
+
+def _holds_text(column):
+    # A categorical column's values are codes into its categories.
+    values = column.cat.categories if hasattr(column, "cat") else column
+    return any(isinstance(value, str) for value in values)
 
 
 def check_codes(estimator, Z):

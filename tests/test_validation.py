@@ -42,6 +42,29 @@ def test_fit_rejects_badly_shaped_input(Estimator, X):
         Estimator(**FAST).fit(sp.csr_matrix(X))
 
 
+def test_text_columns_get_a_hint_to_encode_them(Estimator, X):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    frame["colour"] = np.where(X[:, 0] > 0, "red", "blue")
+    frame["grade"] = pd.Categorical(np.where(X[:, 1] > 0, "high", "low"))
+    # Integer categories convert to numbers: no hint about them.
+    frame["level"] = pd.Categorical(np.where(X[:, 2] > 0, 1, 2))
+    with pytest.raises(ValueError) as error:
+        Estimator(**FAST).fit(frame)
+    message = str(error.value)
+    assert message.startswith("could not convert string to float")
+    assert "columns 'colour', 'grade' hold text" in message
+    assert "ColumnTransformer" in message and "OneHotEncoder" in message
+    with pytest.raises(ValueError, match="but column 'colour' holds text: encode it"):
+        Estimator(**FAST).fit(frame.drop(columns="grade"))
+    # Other errors of a DataFrame with no text are left as they are.
+    frame = frame.drop(columns=["colour", "grade"])
+    frame.iloc[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN") as error:
+        Estimator(**FAST).fit(frame)
+    assert "OneHotEncoder" not in str(error.value)
+
+
 def test_early_stopping_needs_enough_samples(Estimator, X):
     with pytest.raises(ValueError, match="leaves no training sample"):
         Estimator(**FAST, early_stopping=True, validation_fraction=0.5).fit(X[:1])
