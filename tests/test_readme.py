@@ -24,6 +24,11 @@ def test_readme_example_runs():
     assert type(best).__name__ == "AutoencoderTransformer"
     labels = namespace["det"].predict(namespace["X"])
     assert set(np.unique(labels)) == {-1, 1}
+    # 90 calibration rows: the smallest p-value, 1/91, is below 0.05, so the
+    # threshold is a calibration score, not "flag nothing".
+    fpr_det = namespace["fpr_det"]
+    assert len(fpr_det.calibration_scores_) == 90
+    assert fpr_det.offset_ == fpr_det.calibration_scores_[3]
     assert np.all(
         (namespace["det"].decision_function(namespace["X"]) < 0) == (labels == -1)
     )
