@@ -3,8 +3,7 @@ and the seeded run of its ``partial_fit``.
 
 skorch is customised through the extension points its documentation names
 (skorch's "Customization" guide): ``get_loss`` (the input is the target),
-``infer``, ``train_step``, ``train_step_single`` and
-``get_default_callbacks``; an ``iterator_train`` / ``iterator_valid``
+``train_step``, ``train_step_single`` and ``get_default_callbacks``; an ``iterator_train`` / ``iterator_valid``
 class (:class:`skae._data.TensorBatches`); and callbacks
 (:mod:`skae._callbacks`). ``partial_fit`` is overridden in one respect only:
 a ``KeyboardInterrupt`` propagates.
@@ -121,18 +120,6 @@ class AutoencoderNet(NeuralNet):
             pass
         self.notify("on_train_end", X=X, y=y)
         return self
-
-    def infer(self, x, **fit_params):
-        """Forward pass of the module on a batch.
-
-        skorch's version first passes ``x`` through ``to_tensor``, a chain of
-        type checks; the batches of :class:`skae._data.TensorBatches` are
-        tensors (on the training device already), so they go straight to the
-        module. Other input takes skorch's way.
-        """
-        if not isinstance(x, torch.Tensor):
-            return super().infer(x, **fit_params)
-        return self.module_(x.to(self.device), **fit_params)
 
     def trained_module(self):
         """The module being trained, outside any wrapper: its state dict has

@@ -325,3 +325,15 @@ def test_code_nll_leaves_out_small_components_without_warnings():
     assert np.isfinite(nll_fit).all() and np.isfinite(nll_test).all()
     np.testing.assert_allclose(nll_fit[[0, 300, -1]], nll_test)
     assert nll_test[-1] > np.percentile(nll_fit[:600], 99)
+
+
+def test_bench_overrides_smoke(tmp_path):
+    bench = benchmark_module("bench_overrides")
+    times = bench.main(["--smoke", "--out", str(tmp_path)])
+
+    assert set(times["variant"]) == set(bench.VARIANTS)
+    assert (times["seconds"] > 0).all()
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    skae_row = summary[summary["variant"] == "skae"]
+    assert skae_row["time relative to skae"].item() == 1.0
+    _check_meta(tmp_path, "smoke")

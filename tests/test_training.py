@@ -1,10 +1,9 @@
 """The skorch net behind the estimators: its shortcuts change nothing.
 
-``AutoencoderNet`` replaces skorch's ``infer`` (no ``to_tensor`` for tensor
-batches) and its default callbacks (one epoch loss in place of skorch's
-scoring callbacks), through skorch's documented extension points. These
-tests train the same estimator once as it is and once with skorch's own
-``infer`` and callbacks, and check that the models and the histories agree;
+``AutoencoderNet`` replaces skorch's default callbacks (one epoch loss in
+place of skorch's scoring callbacks), through skorch's documented extension
+points. These tests train the same estimator once as it is and once with
+skorch's own callbacks, and check that the models and the histories agree;
 and that callbacks are notified.
 """
 
@@ -25,9 +24,7 @@ from tests._helpers import assert_same_weights
 
 
 class SkorchNet(AutoencoderNet):
-    """``AutoencoderNet`` with skorch's own versions of the shortcuts."""
-
-    infer = NeuralNet.infer
+    """``AutoencoderNet`` with skorch's own default callbacks."""
 
     def get_default_callbacks(self):
         return NeuralNet.get_default_callbacks(self)
