@@ -12,7 +12,6 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from skae._building import (
@@ -240,7 +239,7 @@ class _BaseAutoencoder(BaseEstimator):
             vars(self).pop("_partial_fit_rng", None)
         return None if index_valid is None else np.sort(index_valid)
 
-    @available_if(lambda estimator: check_partial_fit(estimator))
+    @explained_available_if(check_partial_fit)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Train on ``X`` for one pass, going on from the current model.

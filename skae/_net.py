@@ -3,8 +3,9 @@ and the seeded run of its ``partial_fit``.
 
 skorch is customised through the extension points its documentation names
 (skorch's "Customization" guide): ``get_loss`` (the input is the target),
-``train_step``, ``train_step_single`` and ``get_default_callbacks``; an ``iterator_train`` / ``iterator_valid``
-class (:class:`skae._data.TensorBatches`); and callbacks
+``train_step``, ``train_step_single`` and ``get_default_callbacks``; an
+``iterator_train`` / ``iterator_valid`` class
+(:class:`skae._data.TensorBatches`); and callbacks
 (:mod:`skae._callbacks`). ``partial_fit`` is overridden in one respect only:
 a ``KeyboardInterrupt`` propagates.
 """

@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from skae._base import _BaseAutoencoder
@@ -24,6 +23,7 @@ from skae._utils import (
     Count,
     check_partial_fit,
     check_random_state,
+    explained_available_if,
     restore_on_failure,
 )
 
@@ -504,7 +504,7 @@ default="residual"
             self._set_offset(X, calibration_rows)
         return self
 
-    @available_if(lambda estimator: check_partial_fit(estimator))
+    @explained_available_if(check_partial_fit)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Train on ``X`` for one pass, going on from the current model.

@@ -92,13 +92,16 @@ def restore_on_failure(estimator, *, incremental=False):
 def check_partial_fit(estimator):
     """``partial_fit`` is there only without early stopping and without an
     accelerator; say why not."""
+    name = type(estimator).__name__
     if estimator.accelerator is not None:
         raise AttributeError(
+            f"This {name!r} has no attribute 'partial_fit': "
             "partial_fit is not available with an accelerator: each fit "
             "trains in all processes and ends with a plain, unwrapped net."
         )
     if estimator.early_stopping:
         raise AttributeError(
+            f"This {name!r} has no attribute 'partial_fit': "
             "partial_fit is available only with early_stopping=False: early "
             "stopping holds out validation rows of one fit and counts its "
             "epochs, which a stream of chunks does not have."

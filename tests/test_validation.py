@@ -188,3 +188,4 @@ def test_sample_is_only_available_for_variational_models(X):
     vae = AutoencoderTransformer(**FAST, variational=True).fit(X)
     with pytest.raises(InvalidParameterError, match="n_samples"):
         vae.sample(0)
+
