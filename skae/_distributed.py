@@ -244,7 +244,6 @@ class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
         net.callbacks = self.callbacks
         net.callbacks_ = self.callbacks_
         net.history_ = self.history_
-        net.gradient_listeners_ = self.gradient_listeners_
         return net
 
 

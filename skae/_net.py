@@ -3,7 +3,7 @@ and the seeded run of its ``partial_fit``.
 
 skorch is customised through the extension points its documentation names
 (skorch's "Customization" guide): ``get_loss`` (the input is the target),
-``train_step``, ``train_step_single`` and ``get_default_callbacks``; an
+``train_step_single`` and ``get_default_callbacks``; an
 ``iterator_train`` / ``iterator_valid`` class
 (:class:`skae._data.TensorBatches`); and callbacks
 (:mod:`skae._callbacks`). ``partial_fit`` is overridden in one respect only:
@@ -14,8 +14,7 @@ from contextlib import contextmanager, nullcontext
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
-from skorch.utils import TeeGenerator, to_tensor
+from skorch.utils import to_tensor
 from torch import nn
 
 from skae._callbacks import EpochLoss, StopTraining
@@ -140,38 +139,6 @@ class AutoencoderNet(NeuralNet):
         else:
             X = to_tensor(X, device=self.device)
         return self.criterion_(y_pred, X)
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        super().on_train_begin(net, X=X, y=y, **kwargs)
-        # Whether a callback acts on gradients, looked up once per run
-        # rather than at every step.
-        self.gradient_listeners_ = any(
-            type(cb).on_grad_computed is not Callback.on_grad_computed
-            for _, cb in self.callbacks_
-        )
-
-    def train_step(self, batch, **fit_params):
-        """One optimization step: zero the gradients, forward, backward, update.
-
-        skorch's version hands the optimizer a closure (for optimizers such as
-        L-BFGS that evaluate the loss several times per step); skae's
-        optimizers (Adam, AdamW, SGD) take one gradient per step, so the step
-        is the calls of a plain PyTorch loop, in skorch's order. Callbacks
-        that act on gradients (``GradientNormClipping``, say) are notified
-        with ``on_grad_computed`` as skorch does; it is skipped when no
-        callback listens, which saves about a fifth of the fit time of a
-        small network (``benchmarks/bench_speed.py``).
-        """
-        self.optimizer_.zero_grad()
-        step = self.train_step_single(batch, **fit_params)
-        if self.gradient_listeners_:
-            self.notify(
-                "on_grad_computed",
-                named_parameters=TeeGenerator(self.get_all_learnable_params()),
-                batch=batch,
-            )
-        self.optimizer_.step()
-        return step
 
     def train_step_single(self, batch, **fit_params):
         """Forward, loss and backward pass on one batch.
