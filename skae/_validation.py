@@ -10,7 +10,7 @@ from skae._blocks import check_finite, is_mapped
 def check_data(estimator, X, *, reset):
     """scikit-learn's validation of ``X``, out of core for memory maps.
 
-    A memory-mapped ``X`` is checked for NaN and infinity block by block,
+    A memory-mapped ``X`` is checked for infinity block by block,
     releasing each block's pages, instead of in one pass that would bring
     the whole file into the process's memory.
 
@@ -27,7 +27,8 @@ def check_data(estimator, X, *, reset):
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
-        Finite float64 or float32 rows.
+        float64 or float32 rows, NaN where a cell is missing, otherwise
+        finite.
     """
     mapped = is_mapped(X)
     X = validate_data(
@@ -35,10 +36,11 @@ def check_data(estimator, X, *, reset):
         X,
         reset=reset,
         dtype=[np.float64, np.float32],
-        ensure_all_finite=not mapped,
+        # NaN marks a missing cell, which the estimators accept; inf does not.
+        ensure_all_finite=False if mapped else "allow-nan",
     )
     if mapped:
-        check_finite(X)
+        check_finite(X, allow_nan=True)
     return X
 
 

@@ -17,17 +17,12 @@ def fitted(Estimator, X):
     return Estimator(**FAST).fit(X)
 
 
-@pytest.mark.parametrize(
-    "bad, message",
-    [
-        (np.nan, "NaN"),
-        (np.inf, "infinity"),
-    ],
-)
-def test_fit_rejects_non_finite_input(Estimator, X, bad, message):
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_fit_rejects_infinite_input(Estimator, X, bad):
+    # NaN is a missing cell (tests/test_missing.py); infinity is an error.
     X_bad = X.copy()
     X_bad[3, 1] = bad
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="infinity"):
         Estimator(**FAST).fit(X_bad)
 
 
