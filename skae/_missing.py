@@ -46,20 +46,15 @@ def check_observed(X, *, columns):
     feature never observed has no scale and nothing to learn from.
     """
     observed = ~np.isnan(X)
-    empty_rows = np.flatnonzero(~observed.any(axis=1))
-    if len(empty_rows):
-        raise ValueError(
-            f"X has {len(empty_rows)} row(s) whose values are all missing "
-            f"(NaN), e.g. row(s) {empty_rows[:5].tolist()}: a sample needs at "
-            "least one observed value. Drop those rows."
-        )
+    checks = [(1, "row", "a sample needs at least one observed value. Drop them.")]
     if columns:
-        empty = np.flatnonzero(~observed.any(axis=0))
+        checks.append((0, "feature", "Drop them, or fill them before fitting."))
+    for axis, what, advice in checks:
+        empty = np.flatnonzero(~observed.any(axis=axis))
         if len(empty):
             raise ValueError(
-                f"X has {len(empty)} feature(s) whose values are all missing "
-                f"(NaN): feature(s) {empty[:5].tolist()}. Drop them, or fill "
-                "them before fitting."
+                f"X has {len(empty)} {what}(s) whose values are all missing "
+                f"(NaN): {what}(s) {empty[:5].tolist()}; {advice}"
             )
 
 
