@@ -29,6 +29,14 @@ from skae._inference import (
     predict,
 )
 from skae._losses import feature_errors, output_to_data, row_means
+from skae._missing import (
+    check_observed,
+    fill_passes,
+    has_missing,
+    mask_missing,
+    observed_means,
+    observed_row_means,
+)
 from skae._modules import ACTIVATIONS
 from skae._net import AutoencoderNet, run_training
 from skae._network import ARCHITECTURES, estimator_network
@@ -183,17 +191,32 @@ class _BaseAutoencoder(BaseEstimator):
                 )
         index_valid = None
         start = None
+        missing = has_missing(X)
+        if missing:
+            check_observed(X, columns=first_pass)
+            if self.accelerator is not None:
+                raise ValueError(
+                    "Input X contains NaN: training on missing values is not "
+                    "supported with an accelerator. Fill them first, or fit "
+                    "without one."
+                )
         if first_pass:
             n_samples, n_features = X.shape
             n_components = self._resolve_n_components(n_features)
             network, network_kwargs = estimator_network(self, n_features, n_components)
             device = training_device(self)
             scaling = FeatureScaling.fit(
-                X, self._scaling_method(), clip=self.loss == "bce"
+                X, self._scaling_method(), clip=self.loss == "bce", missing=missing
             )
             if self.loss == "bce":
                 scaling.check_unit_interval(X, scaling_name=self.scaling)
-            start = pca_start(X, scaling, network, n_components, self.loss)
+            # What fills a missing cell first, in scaled units: the mean of
+            # the feature's training values. Kept for new rows with missing
+            # cells, whether or not the training rows had any.
+            fill = self._scaled_fill(scaling, observed_means(X))
+            start = pca_start(
+                X, scaling, network, n_components, self.loss, missing=missing
+            )
             seed = random_state.randint(np.iinfo(np.int32).max)
             index_train = None
             if self.early_stopping and not incremental:
@@ -201,7 +224,7 @@ class _BaseAutoencoder(BaseEstimator):
                     n_samples, self.validation_fraction, random_state
                 )
             train_rows, valid_rows = rows_on_device(
-                X, device, scaling, index_train, index_valid
+                X, device, scaling, index_train, index_valid, fill if missing else None
             )
             net = build_net(
                 self,
@@ -214,8 +237,11 @@ class _BaseAutoencoder(BaseEstimator):
             )
         else:
             net, scaling = one_pass_at_a_time(self.net_), self._feature_scaling()
+            fill = self._missing_fill
             seed = random_state.randint(np.iinfo(np.int32).max)
-            train_rows, _ = rows_on_device(X, net.device, scaling, None, None)
+            train_rows, _ = rows_on_device(
+                X, net.device, scaling, None, None, fill if missing else None
+            )
         try:
             run_training(net, train_rows, seed=seed, initialize=first_pass, start=start)
         except NonFiniteLossError as exc:
@@ -227,6 +253,7 @@ class _BaseAutoencoder(BaseEstimator):
             # A plain AutoencoderNet, on the device it was trained on: it
             # pickles and predicts without accelerate.
             net = net.detach(device_name(self.accelerator.device))
+        self._missing_fill = fill
         self._set_fitted_attributes(net, scaling, X)
         # The range sample clips to: that of all rows trained on.
         self._feature_range = feature_range(
@@ -301,6 +328,12 @@ class _BaseAutoencoder(BaseEstimator):
     def _resolve_n_components(self, n_features):
         return self.n_components
 
+    def _scaled_fill(self, scaling, means):
+        """``means`` of the features as the network sees them (clipped to
+        [0, 1] for ``loss="bce"``, as the rows are)."""
+        fill = (means - scaling.center) / scaling.scale
+        return np.clip(fill, 0, 1) if scaling.clip else fill
+
     def _default_hidden_layer_sizes(self, n_features, n_components):
         """Widths for ``hidden_layer_sizes=None``; ``None`` for those of
         :data:`skae._network.DEFAULT_HIDDEN_LAYER_SIZES`."""
@@ -335,8 +368,18 @@ class _BaseAutoencoder(BaseEstimator):
     # ------------------------------------------------------------------
     def _predict(self, X, method, scale=True):
         """``method(module, batch)`` over the rows of ``X``; see
-        :func:`skae._inference.predict`."""
+        :func:`skae._inference.predict`.
+
+        When rows of ``X`` miss cells (NaN), each scaled batch has its
+        missing cells filled from the network first (see
+        :func:`skae._missing.fill_passes`), and ``method`` is called as
+        ``method(module, filled, observed)`` with the mask of the observed
+        cells, which it restricts errors and scores to.
+        """
         scaling = self._feature_scaling() if scale else None
+        if scale and has_missing(X):
+            check_observed(X, columns=False)
+            method = self._filling(method)
         return predict(
             self.net_.module_,
             X,
@@ -346,12 +389,28 @@ class _BaseAutoencoder(BaseEstimator):
             scaling=None if scaling is None or scaling.is_identity else scaling,
         )
 
+    def _filling(self, method):
+        """``method`` on batches whose missing cells are filled first."""
+        loss = self.loss
+        fills = {}
+
+        def filled_method(module, x):
+            key = (x.dtype, x.device)
+            if key not in fills:
+                fills[key] = torch.as_tensor(
+                    self._missing_fill, dtype=x.dtype, device=x.device
+                )
+            filled, observed = fill_passes(module, x, fills[key], loss)
+            return method(module, filled, observed)
+
+        return filled_method
+
     def _feature_scaling(self):
         return FeatureScaling(self.center_, self.scale_, clip=self.loss == "bce")
 
     def _encode(self, X):
         """Codes of unscaled, validated rows ``X``."""
-        return self._predict(X, lambda module, x: module.encode(x))
+        return self._predict(X, lambda module, x, observed=None: module.encode(x))
 
     def _decode(self, Z):
         """Rows, in the units of the data, decoded from codes ``Z``."""
@@ -366,8 +425,10 @@ class _BaseAutoencoder(BaseEstimator):
         mean of :meth:`_feature_errors`, accumulated in float64."""
         loss = self.loss
 
-        def error(module, x):
+        def error(module, x, observed=None):
             output = module.decode(module.encode(x))
+            if observed is not None:
+                return observed_row_means(feature_errors(output, x, loss), observed)
             return row_means(feature_errors(output, x, loss))
 
         return self._predict(X, error)
@@ -376,11 +437,11 @@ class _BaseAutoencoder(BaseEstimator):
         """Reconstruction error of each feature (float64) of validated rows."""
         loss = self.loss
 
-        def errors(module, x):
+        def errors(module, x, observed=None):
             output = module.decode(module.encode(x))
             return feature_errors(output, x, loss).to(torch.float64)
 
-        return self._predict(X, errors)
+        return mask_missing(self._predict(X, errors), X)
 
     def score_samples(self, X):
         """Compute the negative reconstruction error of each sample.
@@ -503,7 +564,7 @@ class _BaseAutoencoder(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
         return tags
 
     def __getstate__(self):

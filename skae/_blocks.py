@@ -80,10 +80,11 @@ def take_rows(X, rows):
     return np.concatenate(parts)
 
 
-def check_finite(X):
-    """scikit-learn's check for NaN and infinity, block by block."""
+def check_finite(X, allow_nan=False):
+    """scikit-learn's check for infinity, and NaN unless ``allow_nan``,
+    block by block."""
     for block in blocks(X, temporaries=0):
-        assert_all_finite(block, allow_nan=False, input_name="X")
+        assert_all_finite(block, allow_nan=allow_nan, input_name="X")
 
 
 def is_mapped(X):

@@ -54,13 +54,19 @@ class ScaledRows(torch.utils.data.Dataset):
         The array ``X`` shares its memory with, on the CPU: when it is a
         memory map, epochs release its pages as they go (see
         :class:`TensorBatches`).
+    fill : torch.Tensor of shape (n_features,), default=None
+        For data with missing cells (NaN): the float32 value, in scaled
+        units, that fills a missing cell of a batch; :meth:`batch` then
+        gives the mask of observed cells with the rows. ``None`` for
+        complete data.
     """
 
-    def __init__(self, X, rows=None, scaling=None, array=None):
+    def __init__(self, X, rows=None, scaling=None, array=None, fill=None):
         self.X = X
         self.rows = rows
         self.scaling = scaling
         self.array = array
+        self.fill = fill
         if scaling is not None:
             self._tensors = scaling.tensors(X.dtype, X.device)
 
@@ -90,6 +96,16 @@ class ScaledRows(torch.utils.data.Dataset):
             owned = True
         # A network may work in place on its input: never hand it X itself.
         return batch if owned else batch.clone()
+
+    def batch(self, index):
+        """The ``(X, y)`` pair of a mini-batch: scaled rows at ``index``, and
+        ``None``, or for data with missing cells the rows filled and the
+        mask of their observed cells, which the loss is restricted to."""
+        rows = self.take(index)
+        if self.fill is None:
+            return rows, None
+        observed = ~torch.isnan(rows)
+        return torch.where(observed, rows, self.fill), observed
 
 
 class TensorBatches:
@@ -133,14 +149,14 @@ class TensorBatches:
         array = data.array
         if not self.shuffle:
             for start in range(0, n_samples, step):
-                yield data.take(slice(start, start + step)), None
+                yield data.batch(slice(start, start + step))
             return
         order = torch.randperm(n_samples)
         size = block_rows(data.X, temporaries=0)
         if array is None or len(data.X) <= size:
             order = order.to(data.X.device)
             for start in range(0, n_samples, step):
-                yield data.take(order[start : start + step]), None
+                yield data.batch(order[start : start + step])
             if array is not None:
                 release(array)
             return
@@ -155,18 +171,22 @@ class TensorBatches:
             rows = positions if data.rows is None else data.rows.cpu()[positions]
             rows, inverse = torch.sort(rows)
             gathered = as_tensor(take_rows(array, rows.numpy()))
-            part = ScaledRows(gathered, torch.argsort(inverse), data.scaling)
+            part = ScaledRows(
+                gathered, torch.argsort(inverse), data.scaling, fill=data.fill
+            )
             for start in range(0, len(part), step):
-                yield part.take(slice(start, start + step)), None
+                yield part.batch(slice(start, start + step))
 
 
-def rows_on_device(X, device, scaling, index_train, index_valid):
+def rows_on_device(X, device, scaling, index_train, index_valid, fill=None):
     """The training and validation sets of ``X`` as :class:`ScaledRows`.
 
     ``X`` stays as given, on ``device``; both sets scale their rows as they
     read them. Validation rows of data larger than a block of
     ``working_memory`` are gathered once, in their order, since they are
-    read at every epoch.
+    read at every epoch. ``fill``, for data with missing cells, is the
+    scaled float64 value of each feature that fills them (see
+    :class:`ScaledRows`).
 
     Returns
     -------
@@ -178,11 +198,13 @@ def rows_on_device(X, device, scaling, index_train, index_valid):
     X_data = as_tensor(X).to(device)
     array = X if X_data.device.type == "cpu" else None
     batch_scaling = None if scaling.is_identity else scaling
+    if fill is not None:
+        fill = torch.as_tensor(fill, dtype=torch.float32, device=device)
 
     def rows(index):
         if index is not None:
             index = torch.from_numpy(index).to(device)
-        return ScaledRows(X_data, index, batch_scaling, array=array)
+        return ScaledRows(X_data, index, batch_scaling, array=array, fill=fill)
 
     if index_valid is None:
         valid = None
@@ -190,5 +212,5 @@ def rows_on_device(X, device, scaling, index_train, index_valid):
         valid = rows(index_valid)
     else:
         gathered = as_tensor(take_rows(X, np.sort(index_valid)))
-        valid = ScaledRows(gathered.to(device), None, batch_scaling)
+        valid = ScaledRows(gathered.to(device), None, batch_scaling, fill=fill)
     return rows(index_train), valid

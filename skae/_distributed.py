@@ -204,7 +204,9 @@ class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
         Xi, _ = batch
         if not len(Xi):
             return {"loss": torch.zeros(()), "y_pred": None}
-        return super().validation_step(batch, **fit_params)
+        # The second item of a batch is this process's weight, not a mask
+        # of observed cells: the loss takes none.
+        return super().validation_step((Xi, None), **fit_params)
 
     def detach(self, device):
         """This net, trained, as a plain :class:`AutoencoderNet` on ``device``.

@@ -92,6 +92,11 @@ class AutoencoderLoss(nn.Module):
 
         reconstruction_error + sparsity * mean(|code|) + beta * KL / n_features
 
+    For rows with missing cells, the reconstruction error of a row is the
+    mean over its observed cells only: a missing cell contributes nothing,
+    and a row weighs the same in the batch however many cells it misses,
+    as its score does.
+
     The KL term of a variational code is divided by the number of features
     because the reconstruction error is a mean over features: the objective is
     then the negative evidence lower bound divided by ``n_features`` (for
@@ -115,9 +120,13 @@ class AutoencoderLoss(nn.Module):
         self.sparsity = sparsity
         self.beta = beta
 
-    def forward(self, y_pred, target):
+    def forward(self, y_pred, target, observed=None):
         output, _, mean, log_var = y_pred
-        objective = reconstruction_error(output, target, self.loss, "mean")
+        if observed is None:
+            objective = reconstruction_error(output, target, self.loss, "mean")
+        else:
+            errors = feature_errors(output, target, self.loss) * observed
+            objective = (errors.sum(dim=1) / observed.sum(dim=1)).mean()
         if self.sparsity:
             objective = objective + self.sparsity * mean.abs().mean()
         if log_var is not None:

@@ -134,10 +134,15 @@ class AutoencoderNet(NeuralNet):
         return values
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The criterion on the output and the input ``X``; ``y_true`` is
+        ``None``, or for data with missing cells the mask of the observed
+        cells of ``X`` (see :meth:`skae._data.ScaledRows.batch`)."""
         if isinstance(X, torch.Tensor):
             X = X.to(self.device)
         else:
             X = to_tensor(X, device=self.device)
+        if y_true is not None:
+            return self.criterion_(y_pred, X, y_true.to(self.device))
         return self.criterion_(y_pred, X)
 
     def train_step_single(self, batch, **fit_params):
@@ -152,9 +157,9 @@ class AutoencoderNet(NeuralNet):
         if not (self.module_.training and self.criterion_.training):
             self.module_.train()
             self.criterion_.train()
-        Xi, _ = batch
+        Xi, observed = batch
         y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, None, X=Xi, training=True)
+        loss = self.get_loss(y_pred, observed, X=Xi, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 

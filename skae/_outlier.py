@@ -12,6 +12,7 @@ from skae._base import _BaseAutoencoder
 from skae._blocks import take_rows
 from skae._inference import NonFiniteOutputError
 from skae._losses import feature_errors, output_to_data, row_means
+from skae._missing import has_missing, mask_missing, observed_row_means
 from skae._outlier_score import (
     CodeTerm,
     ReconstructionTerm,
@@ -553,7 +554,7 @@ default="residual"
         loss = self.loss
         n_features = self.n_features_in_
 
-        def errors_and_outputs(module, x):
+        def errors_and_outputs(module, x, observed=None):
             output = module.decode(module.encode(x))
             return torch.cat(
                 [feature_errors(output, x, loss), output_to_data(output, loss)], dim=1
@@ -561,7 +562,13 @@ default="residual"
 
         values = self._predict(scale_rows, errors_and_outputs)
         # What the network sees, in float64: the reference of the floors.
-        variance = np.mean(((scale_rows - self.center_) / self.scale_).var(axis=0))
+        scaled = (scale_rows - self.center_) / self.scale_
+        if has_missing(scale_rows):
+            # The scales are those of observed cells only, as scores are.
+            values = mask_missing(values, np.hstack([scale_rows, scale_rows]))
+            variance = np.nanmean(np.nanvar(scaled, axis=0))
+        else:
+            variance = np.mean(scaled.var(axis=0))
         fraction = 0.1 if self.contamination == "auto" else self.contamination
         self.reconstruction_term_ = ReconstructionTerm(loss).fit(
             values[:, :n_features], values[:, n_features:], variance, fraction
@@ -572,9 +579,7 @@ default="residual"
         codes = np.asarray(self._encode(density_rows), dtype=np.float64)
         codes = codes.reshape(len(density_rows), -1)
         terms = self.reconstruction_term_.per_feature(self.net_.device)
-        reconstruction = self._predict(
-            density_rows, lambda module, x: row_means(terms(module, x))
-        )
+        reconstruction = self._predict(density_rows, _row_means_of(terms))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         self.code_term_ = CodeTerm(self.density_components, seed).fit(
             codes, reconstruction
@@ -643,18 +648,30 @@ default="residual"
 
     def _feature_errors(self, X):
         terms = self.reconstruction_term_.per_feature(self.net_.device)
-        return self._predict(X, terms).astype(np.float64, copy=False)
+
+        def per_feature(module, x, observed=None):
+            return terms(module, x)
+
+        values = self._predict(X, per_feature).astype(np.float64, copy=False)
+        return mask_missing(values, X)
 
     def _score_samples(self, X):
         terms = self.reconstruction_term_.per_feature(self.net_.device)
         if self.code_term_ is None:
-            return -self._predict(X, lambda module, x: row_means(terms(module, x)))
+            return -self._predict(X, _row_means_of(terms))
 
         code_term = self.code_term_
 
-        def scores(module, x):
+        def scores(module, x, observed=None):
             code = module.encode(x)
-            values = row_means(terms(module, x, code)).cpu()
+            # A row with missing cells is scored on its observed cells: the
+            # mean of their terms is on the scale of a complete row's. Its
+            # code is that of the row filled by the network.
+            values = terms(module, x, code)
+            if observed is None:
+                values = row_means(values).cpu()
+            else:
+                values = observed_row_means(values, observed).cpu()
             # The code term is scikit-learn's, in numpy, batch by batch: the
             # codes of all rows at once could take more memory than the data.
             codes = code.reshape(len(code), -1).to(torch.float64).cpu().numpy()
@@ -746,3 +763,15 @@ default="residual"
         if self.n_components is None:
             return max(1, n_features // 2)
         return self.n_components
+
+
+def _row_means_of(terms):
+    """The method that averages ``terms`` over the (observed) cells of each
+    row."""
+
+    def means(module, x, observed=None):
+        if observed is None:
+            return row_means(terms(module, x))
+        return observed_row_means(terms(module, x), observed)
+
+    return means

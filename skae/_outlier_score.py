@@ -76,7 +76,8 @@ class ReconstructionTerm:
         ----------
         errors, outputs : ndarray of shape (n_rows, n_features)
             Per-feature errors and reconstructions of the reference rows
-            (float64, in the units the network sees).
+            (float64, in the units the network sees); NaN where a cell is
+            missing, which the scales then leave out.
         variance : float
             Mean variance of the reference rows as the network sees them:
             the reference of the floors (see :func:`with_floor`).
@@ -91,6 +92,8 @@ class ReconstructionTerm:
         self : ReconstructionTerm
         """
         n_kept = max(1, len(errors) - math.ceil(fraction * len(errors)))
+        if np.isnan(errors).any():
+            return self._fit_observed(errors, outputs, variance, n_kept)
         abnormality = errors.mean(axis=1)
         for _ in range(2):
             kept = np.argsort(abnormality, kind="stable")[:n_kept]
@@ -98,6 +101,24 @@ class ReconstructionTerm:
             self.output_center_ = outputs[kept].mean(axis=0)
             self.output_scale_ = with_floor(outputs[kept].var(axis=0), variance)
             abnormality = self.score(errors, outputs).mean(axis=1)
+        return self
+
+    def _fit_observed(self, errors, outputs, variance, n_kept):
+        """:meth:`fit` on the observed cells (not NaN) of each feature; a
+        feature missing from all kept rows takes the mean of the others."""
+        with warnings.catch_warnings():
+            # A feature missing from every kept row: filled below.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            abnormality = np.nanmean(errors, axis=1)
+            for _ in range(2):
+                kept = np.argsort(abnormality, kind="stable")[:n_kept]
+                error_scale = _observed(np.nanmean(errors[kept], axis=0))
+                output_center = _observed(np.nanmean(outputs[kept], axis=0))
+                output_scale = _observed(np.nanvar(outputs[kept], axis=0))
+                self.error_scale_ = with_floor(error_scale, variance)
+                self.output_center_ = output_center
+                self.output_scale_ = with_floor(output_scale, variance)
+                abnormality = np.nanmean(self.score(errors, outputs), axis=1)
         return self
 
     def score(self, errors, outputs):
@@ -368,3 +389,9 @@ def _thinned(rows):
     if len(rows) > MAX_REFERENCE_ROWS:
         rows = rows[np.linspace(0, len(rows) - 1, MAX_REFERENCE_ROWS).astype(int)]
     return rows
+
+
+def _observed(values):
+    """``values`` with NaN (statistics of features without an observed
+    cell) replaced by the mean of the others."""
+    return np.where(np.isnan(values), np.nanmean(values), values)

@@ -36,7 +36,7 @@ class FeatureScaling:
         self.clip = clip
 
     @classmethod
-    def fit(cls, X, method, *, clip=False):
+    def fit(cls, X, method, *, clip=False, missing=False):
         """Learn the scaling of ``X``.
 
         Parameters
@@ -52,6 +52,9 @@ class FeatureScaling:
             the data as they are.
         clip : bool, default=False
             See the class parameters.
+        missing : bool, default=False
+            Whether ``X`` holds NaN: the statistics are then those of the
+            observed values of each feature (which must have one).
 
         Returns
         -------
@@ -71,7 +74,9 @@ class FeatureScaling:
         n_samples, n_features = X.shape
         if method is None:
             return cls(np.zeros(n_features), np.ones(n_features), clip)
-        low, high, magnitude, total = _ranges_and_sums(X)
+        low, high, magnitude, total, count = _ranges_and_sums(X, missing)
+        if missing:
+            n_samples = count
         with np.errstate(over="ignore", invalid="ignore"):
             # A power of two at least as large as each feature's magnitude:
             # dividing by it is exact, so statistics of the divided values
@@ -80,7 +85,7 @@ class FeatureScaling:
             exponent = np.frexp(np.where(magnitude > 0, magnitude, 0.5))[1]
             power = np.ldexp(1.0, exponent)
             if method in ("standard", "global"):
-                center, spread = _mean_and_std(X, total, power)
+                center, spread = _mean_and_std(X, total, power, count)
                 # Rounding errors of the two-pass variance, as in
                 # scikit-learn's StandardScaler, relative to the magnitude.
                 rounding = n_samples * np.finfo(np.float64).eps
@@ -121,8 +126,10 @@ class FeatureScaling:
         scaling_name : str
             The value of the estimator's ``scaling`` parameter, for the message.
         """
-        low = ((X.min(axis=0) - self.center) / self.scale).min()
-        high = ((X.max(axis=0) - self.center) / self.scale).max()
+        # fmin and fmax skip NaN (missing cells) and equal min and max
+        # on complete data.
+        low = ((np.fmin.reduce(X, axis=0) - self.center) / self.scale).min()
+        high = ((np.fmax.reduce(X, axis=0) - self.center) / self.scale).max()
         if low < -1e-6 or high > 1 + 1e-6:
             raise ValueError(
                 "loss='bce' needs inputs in [0, 1] after scaling, but with "
@@ -246,11 +253,16 @@ def _common_scale(scale, constant):
     return np.full_like(scale, common)
 
 
-def _ranges_and_sums(X):
-    """Smallest and largest value, largest magnitude and sum of each column.
+def _ranges_and_sums(X, missing=False):
+    """Smallest and largest value, largest magnitude, sum and number of
+    values of each column.
 
     One pass over blocks of rows (see :mod:`skae._blocks`), in float64.
+    With ``missing``, NaN cells are skipped: the statistics and the counts
+    are those of the observed values. Without, the count is ``None``.
     """
+    if missing:
+        return _observed_ranges_and_sums(X)
     n_features = X.shape[1]
     low = np.full(n_features, np.inf)
     high = np.full(n_features, -np.inf)
@@ -263,14 +275,34 @@ def _ranges_and_sums(X):
             np.maximum(high, block.max(axis=0), out=high)
             total += block.sum(axis=0, dtype=np.float64)
     magnitude = np.maximum(np.abs(low), np.abs(high))
-    return low, high, magnitude, total
+    return low, high, magnitude, total, None
 
 
-def _mean_and_std(X, total, power):
+def _observed_ranges_and_sums(X):
+    """:func:`_ranges_and_sums` of the observed values of each column."""
+    n_features = X.shape[1]
+    low = np.full(n_features, np.inf)
+    high = np.full(n_features, -np.inf)
+    total = np.zeros(n_features)
+    count = np.zeros(n_features)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for block in blocks(X):
+            observed = ~np.isnan(block)
+            np.fmin(low, np.fmin.reduce(block, axis=0), out=low)
+            np.fmax(high, np.fmax.reduce(block, axis=0), out=high)
+            total += np.where(observed, block, 0).sum(axis=0, dtype=np.float64)
+            count += observed.sum(axis=0)
+    magnitude = np.maximum(np.abs(low), np.abs(high))
+    return low, high, magnitude, total, count
+
+
+def _mean_and_std(X, total, power, count=None):
     """Mean and standard deviation (relative to ``power``) of each column.
 
     ``total`` is the sum of each column. The squared deviations are summed
-    over blocks of rows: no copy of ``X`` is made.
+    over blocks of rows: no copy of ``X`` is made. ``count``, when given,
+    is the number of observed values of each column: NaN cells are then
+    skipped.
 
     Returns
     -------
@@ -279,11 +311,14 @@ def _mean_and_std(X, total, power):
         The standard deviation divided by ``power``.
     """
     n_samples, n_features = X.shape
+    if count is not None:
+        n_samples = count
     if not np.isfinite(total).all():
         # The sum overflowed: values near the float64 limit.
         total = np.zeros(n_features)
         for block in blocks(X):
-            total += (block / power).sum(axis=0)
+            scaled = block / power
+            total += scaled.sum(axis=0) if count is None else np.nansum(scaled, 0)
         mean = total / n_samples * power
     else:
         mean = total / n_samples
@@ -291,5 +326,7 @@ def _mean_and_std(X, total, power):
     for block in blocks(X):
         deviations = block - mean
         deviations /= power
+        if count is not None:
+            deviations[np.isnan(deviations)] = 0
         squares += np.einsum("ij,ij->j", deviations, deviations)
     return mean, np.sqrt(squares / n_samples)

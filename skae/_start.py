@@ -11,10 +11,11 @@ from sklearn.decomposition import PCA
 from sklearn.utils.extmath import svd_flip
 
 from skae._blocks import block_rows, blocks
+from skae._missing import filled_for_start
 from skae._modules import ResidualAutoencoder
 
 
-def pca_start(X, scaling, network, n_components, loss):
+def pca_start(X, scaling, network, n_components, loss, *, missing=False):
     """The function that sets a network's starting weights to PCA's, or None.
 
     Parameters
@@ -29,6 +30,10 @@ def pca_start(X, scaling, network, n_components, loss):
         Size of the code.
     loss : {"mse", "bce"}
         The estimator's ``loss``.
+    missing : bool, default=False
+        Whether ``X`` holds NaN: the axes are then those of the rows
+        filled by iterative PCA imputation (see
+        :func:`skae._missing.filled_for_start`), made in a float64 copy.
 
     Returns
     -------
@@ -40,6 +45,8 @@ def pca_start(X, scaling, network, n_components, loss):
     # With "bce" the output is a logit, which PCA's reconstruction is not.
     if network is not ResidualAutoencoder or loss != "mse":
         return None
+    if missing:
+        X = filled_for_start(X, scaling, n_components, principal_axes)
     mean, components = principal_axes(X, scaling, n_components)
 
     def start(module):

@@ -7,6 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skae._base import _BaseAutoencoder
 from skae._losses import output_to_data, row_means
+from skae._missing import has_missing
 from skae._scaling import FeatureScaling
 from skae._utils import restore_on_failure
 
@@ -439,10 +440,17 @@ default="residual"
         Returns
         -------
         score : float
-            Minus the mean squared error, at most 0; ``-inf`` when the error
+            Minus the mean squared error (over the observed cells when
+            ``X`` misses some), at most 0; ``-inf`` when the error
             exceeds the largest float64 number.
         """
         X = self._validate_X(X)
+        if has_missing(X):
+            # Over the observed cells only, against the rows' reconstruction
+            # from their filled codes.
+            rebuilt = self._decode(self._encode(X))
+            with np.errstate(over="ignore"):
+                return -float(np.nanmean((rebuilt - X).astype(np.float64) ** 2))
         # Errors are computed in scaled units, where they are of the order
         # of the data's spread and neither overflow nor underflow, then
         # weighted by each feature's squared scale relative to the largest;

@@ -11,7 +11,7 @@ from skae._utils import is_dataframe
 def check_data(estimator, X, *, reset):
     """scikit-learn's validation of ``X``, out of core for memory maps.
 
-    A memory-mapped ``X`` is checked for NaN and infinity block by block,
+    A memory-mapped ``X`` is checked for infinity block by block,
     releasing each block's pages, instead of in one pass that would bring
     the whole file into the process's memory.
 
@@ -28,7 +28,8 @@ def check_data(estimator, X, *, reset):
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
-        Finite float64 or float32 rows.
+        float64 or float32 rows, NaN where a cell is missing, otherwise
+        finite.
     """
     mapped = is_mapped(X)
     try:
@@ -37,7 +38,9 @@ def check_data(estimator, X, *, reset):
             X,
             reset=reset,
             dtype=[np.float64, np.float32],
-            ensure_all_finite=not mapped,
+            # NaN marks a missing cell, which the estimators accept; inf does
+            # not.
+            ensure_all_finite=False if mapped else "allow-nan",
         )
     except ValueError as exc:
         hint = _encoding_hint(estimator, X)
@@ -45,7 +48,7 @@ def check_data(estimator, X, *, reset):
             raise
         raise ValueError(f"{str(exc).rstrip('.')}. {hint}") from exc
     if mapped:
-        check_finite(X)
+        check_finite(X, allow_nan=True)
     return X
 
 

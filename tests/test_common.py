@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skae import AutoencoderOutlierDetector
+from skae import AutoencoderImputer, AutoencoderOutlierDetector
 from tests.conftest import ESTIMATORS, FAST, VARIANTS
 
 
@@ -14,6 +14,9 @@ def _estimators():
     yield AutoencoderOutlierDetector(
         **FAST, hidden_layer_sizes=(8,), density_components=None
     )
+    for params in (VARIANTS["residual"], VARIANTS["mlp"]):
+        yield AutoencoderImputer(**FAST, **params)
+    yield AutoencoderImputer(**FAST, **VARIANTS["residual"], add_indicator=True)
 
 
 @parametrize_with_checks(list(_estimators()))

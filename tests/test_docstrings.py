@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from numpydoc.docscrape import ClassDoc
 
-from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from skae import AutoencoderImputer, AutoencoderOutlierDetector, AutoencoderTransformer
 
-ESTIMATORS = (AutoencoderTransformer, AutoencoderOutlierDetector)
+ESTIMATORS = (AutoencoderTransformer, AutoencoderOutlierDetector, AutoencoderImputer)
 
 
 def _documented(Estimator, section):
@@ -25,10 +25,17 @@ def _documented_default(type_line):
     return default if found else None
 
 
+def _literal(source):
+    """The value of a literal, or of ``np.nan`` (the imputers' default
+    ``missing_values``), from its text or its AST node."""
+    text = source if isinstance(source, str) else ast.unparse(source)
+    return float("nan") if text == "np.nan" else ast.literal_eval(text)
+
+
 def _as_repr(text):
     """``repr`` of the value a documented default stands for: ``"auto"`` and
     ``'auto'``, ``1e-4`` and ``0.0001`` read the same."""
-    return repr(ast.literal_eval(text))
+    return repr(_literal(text))
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS, ids=lambda e: e.__name__)
@@ -50,7 +57,7 @@ def test_init_is_written_out(Estimator):
     source = textwrap.dedent(inspect.getsource(vars(Estimator)["__init__"]))
     arguments = ast.parse(source).body[0].args
     written = {
-        argument.arg: ast.literal_eval(default)
+        argument.arg: _literal(default)
         for argument, default in zip(
             arguments.args[1:] + arguments.kwonlyargs,
             arguments.defaults + arguments.kw_defaults,

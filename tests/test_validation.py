@@ -17,17 +17,12 @@ def fitted(Estimator, X):
     return Estimator(**FAST).fit(X)
 
 
-@pytest.mark.parametrize(
-    "bad, message",
-    [
-        (np.nan, "NaN"),
-        (np.inf, "infinity"),
-    ],
-)
-def test_fit_rejects_non_finite_input(Estimator, X, bad, message):
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_fit_rejects_infinite_input(Estimator, X, bad):
+    # NaN is a missing cell (tests/test_missing.py); infinity is an error.
     X_bad = X.copy()
     X_bad[3, 1] = bad
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="infinity"):
         Estimator(**FAST).fit(X_bad)
 
 
@@ -59,8 +54,8 @@ def test_text_columns_get_a_hint_to_encode_them(Estimator, X):
         Estimator(**FAST).fit(frame.drop(columns="grade"))
     # Other errors of a DataFrame with no text are left as they are.
     frame = frame.drop(columns=["colour", "grade"])
-    frame.iloc[0, 0] = np.nan
-    with pytest.raises(ValueError, match="Input X contains NaN") as error:
+    frame.iloc[0, 0] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity") as error:
         Estimator(**FAST).fit(frame)
     assert "OneHotEncoder" not in str(error.value)
 
@@ -188,4 +183,3 @@ def test_sample_is_only_available_for_variational_models(X):
     vae = AutoencoderTransformer(**FAST, variational=True).fit(X)
     with pytest.raises(InvalidParameterError, match="n_samples"):
         vae.sample(0)
-

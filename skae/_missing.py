@@ -1,0 +1,141 @@
+"""Missing values (NaN): which cells are observed, what fills the others.
+
+The estimators take the path of this module only when the rows given to
+them hold NaN; complete data never reach it, so their models and scores do
+not depend on it. Missing cells never enter a loss or a score: training
+masks them out of the reconstruction error, and scores and per-feature
+errors are computed on the observed cells of each row. The network still
+needs a value in every cell of its input: a missing cell starts at the
+feature's mean and is then replaced, pass after pass, by the network's own
+reconstruction of it (an EM-like fill, which for a linear network is
+iterative PCA imputation).
+"""
+
+import numpy as np
+import torch
+
+from skae._blocks import blocks
+from skae._losses import output_to_data
+
+#: Passes of the network that refine the fill of missing cells, each
+#: replacing them by the reconstruction of the row filled by the last.
+FILL_PASSES = 10
+#: Rounds of PCA reconstruction that refine the mean fill of the training
+#: rows before the principal axes of PCA's start are taken from them.
+START_ROUNDS = 5
+
+
+def has_missing(X):
+    """Whether ``X`` (a validated float array) holds a NaN, block by block.
+
+    The sum of a block is finite when the block holds neither NaN nor
+    infinity: only blocks whose sum is not finite are searched cell by cell.
+    """
+    for block in blocks(X, temporaries=0):
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(block, axis=None)
+        if not np.isfinite(total) and np.isnan(block).any():
+            return True
+    return False
+
+
+def check_observed(X, *, columns):
+    """Raise if a row (and with ``columns``, a column) of ``X`` is all NaN.
+
+    A row without an observed cell has nothing to encode or score; a
+    feature never observed has no scale and nothing to learn from.
+    """
+    observed = ~np.isnan(X)
+    checks = [(1, "row", "a sample needs at least one observed value. Drop them.")]
+    if columns:
+        checks.append((0, "feature", "Drop them, or fill them before fitting."))
+    for axis, what, advice in checks:
+        empty = np.flatnonzero(~observed.any(axis=axis))
+        if len(empty):
+            raise ValueError(
+                f"X has {len(empty)} {what}(s) whose values are all missing "
+                f"(NaN): {what}(s) {empty[:5].tolist()}; {advice}"
+            )
+
+
+def observed_means(X):
+    """Mean of the observed (non-NaN) values of each column of ``X``, in
+    float64, block by block."""
+    total = np.zeros(X.shape[1])
+    count = np.zeros(X.shape[1])
+    for block in blocks(X, temporaries=1):
+        observed = ~np.isnan(block)
+        total += np.where(observed, block, 0).sum(axis=0, dtype=np.float64)
+        count += observed.sum(axis=0)
+    return total / np.maximum(count, 1)
+
+
+def fill_passes(module, x, fill, loss, observed=None):
+    """Scaled rows ``x`` with their NaN filled from ``module``.
+
+    Parameters
+    ----------
+    module : skae._modules.Autoencoder
+        The network; called through ``encode`` and ``decode`` only.
+    x : torch.Tensor of shape (n_rows, n_features)
+        Scaled rows, NaN where a cell is missing; not modified.
+    fill : torch.Tensor of shape (n_features,)
+        The first fill of each feature (its mean, in scaled units), of the
+        dtype of ``x``.
+    loss : {"mse", "bce"}
+        The estimator's loss, which maps the network's output to data.
+    observed : torch.Tensor of bool, default=None
+        ``~isnan(x)``, when the caller has it.
+
+    Returns
+    -------
+    filled : torch.Tensor
+        ``x`` with each missing cell replaced by the reconstruction of the
+        row after ``FILL_PASSES`` passes.
+    observed : torch.Tensor of bool
+        Where ``x`` was observed.
+    """
+    if observed is None:
+        observed = ~torch.isnan(x)
+    filled = torch.where(observed, x, fill)
+    for _ in range(FILL_PASSES):
+        output = output_to_data(module.decode(module.encode(filled)), loss)
+        filled = torch.where(observed, filled, output.to(filled.dtype))
+    return filled, observed
+
+
+def observed_row_means(values, observed):
+    """Mean over the observed cells of each row of ``values``, in float64;
+    cells not observed count for nothing, whatever their value."""
+    values = values.to(torch.float64).masked_fill_(~observed, 0)
+    return values.sum(dim=1) / observed.sum(dim=1)
+
+
+def mask_missing(values, X):
+    """``values`` of the cells of ``X`` (an array of its shape), NaN where
+    ``X`` is: a missing cell has no error. ``values`` itself when ``X`` is
+    complete."""
+    if not has_missing(X):
+        return values
+    return np.where(np.isnan(X), np.nan, values)
+
+
+def filled_for_start(X, scaling, n_components, principal_axes):
+    """A float64 copy of ``X`` whose missing cells hold PCA's imputation.
+
+    Missing cells start at their feature's mean; each of ``START_ROUNDS``
+    rounds takes the principal axes of the filled rows and replaces the
+    missing cells by their reconstruction, as iterative PCA imputation
+    does. PCA's start of the residual network is then taken from the last
+    fill, rather than from mean-filled rows, whose variance is too small
+    along the directions where cells are missing.
+    """
+    missing = np.isnan(X)
+    filled = np.where(missing, observed_means(X), X)
+    for _ in range(START_ROUNDS):
+        mean, components = principal_axes(filled, scaling, n_components)
+        scaled = (filled - scaling.center) / scaling.scale - mean
+        rebuilt = (scaled @ components.T @ components + mean) * scaling.scale
+        rebuilt += scaling.center
+        filled[missing] = rebuilt[missing]
+    return filled

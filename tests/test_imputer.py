@@ -1,0 +1,102 @@
+"""AutoencoderImputer: filled cells, unchanged observed cells, new rows,
+placeholders other than NaN, the missing indicator and feature names."""
+
+import numpy as np
+import pytest
+from sklearn.impute import KNNImputer, SimpleImputer
+
+from skae import AutoencoderImputer
+
+FAST = {"max_iter": 5, "batch_size": 16, "random_state": 0}
+
+
+def _low_rank(n_samples, seed=0):
+    rng = np.random.RandomState(seed)
+    W = np.random.RandomState(42).normal(size=(3, 10))
+    return rng.normal(size=(n_samples, 3)) @ W + 0.1 * rng.normal(size=(n_samples, 10))
+
+
+def _with_holes(X, fraction, seed=1, value=np.nan):
+    rng = np.random.RandomState(seed)
+    holes = rng.uniform(size=X.shape) < fraction
+    holes[np.arange(len(X)), rng.randint(X.shape[1], size=len(X))] = False
+    X = X.copy()
+    X[holes] = value
+    return X, holes
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_transform_fills_missing_cells_and_keeps_observed_ones(dtype):
+    X_holes, holes = _with_holes(_low_rank(120), 0.2)
+    X_holes = X_holes.astype(dtype)
+    imputer = AutoencoderImputer(**FAST).fit(X_holes)
+    X_filled = imputer.transform(X_holes)
+    assert X_filled.dtype == dtype
+    assert np.isfinite(X_filled).all()
+    np.testing.assert_array_equal(X_filled[~holes], X_holes[~holes])
+    # New rows, with holes elsewhere, are filled too.
+    X_new, new_holes = _with_holes(_low_rank(30, seed=3), 0.3, seed=4)
+    filled_new = imputer.transform(X_new.astype(dtype))
+    assert np.isfinite(filled_new).all()
+    np.testing.assert_array_equal(
+        filled_new[~new_holes], X_new[~new_holes].astype(dtype)
+    )
+
+
+def test_imputations_beat_the_mean_and_the_nearest_neighbours_on_low_rank_data():
+    X = _low_rank(600)
+    X_holes, holes = _with_holes(X, 0.3)
+    errors = {}
+    for imputer in (
+        AutoencoderImputer(n_components=3, random_state=0),
+        SimpleImputer(),
+        KNNImputer(),
+    ):
+        filled = imputer.fit_transform(X_holes)
+        errors[type(imputer).__name__] = np.sqrt(np.mean((filled - X)[holes] ** 2))
+    assert errors["AutoencoderImputer"] < errors["KNNImputer"]
+    assert errors["AutoencoderImputer"] < 0.3 * errors["SimpleImputer"]
+
+
+def test_a_placeholder_other_than_nan_marks_missing_cells():
+    X_nan, holes = _with_holes(_low_rank(100), 0.2)
+    X_placeholder = np.where(holes, -1.0, X_nan)
+    with_nan = AutoencoderImputer(**FAST).fit(X_nan)
+    with_placeholder = AutoencoderImputer(**FAST, missing_values=-1.0)
+    with_placeholder.fit(X_placeholder)
+    np.testing.assert_array_equal(
+        with_placeholder.transform(X_placeholder), with_nan.transform(X_nan)
+    )
+
+
+def test_add_indicator_appends_scikit_learns_indicator_and_names():
+    import pandas as pd
+
+    X_holes, holes = _with_holes(_low_rank(100), 0.2)
+    X_holes[:, 0] = _low_rank(100)[:, 0]  # a feature never missing
+    columns = [f"f{i}" for i in range(10)]
+    frame = pd.DataFrame(X_holes, columns=columns)
+    imputer = AutoencoderImputer(**FAST, add_indicator=True).fit(frame)
+    out = imputer.transform(frame)
+    assert out.shape == (100, 19)
+    np.testing.assert_array_equal(out[:, 10:], np.isnan(X_holes[:, 1:]))
+    names = imputer.get_feature_names_out()
+    assert list(names) == columns + [f"missingindicator_f{i}" for i in range(1, 10)]
+    plain = AutoencoderImputer(**FAST).fit(frame)
+    assert plain.indicator_ is None
+    assert list(plain.get_feature_names_out()) == columns
+    assert (
+        list(plain.set_output(transform="pandas").transform(frame).columns) == columns
+    )
+
+
+def test_rows_or_features_with_nothing_observed_are_errors():
+    X_holes, _ = _with_holes(_low_rank(60), 0.1)
+    empty_row = X_holes.copy()
+    empty_row[5] = np.nan
+    imputer = AutoencoderImputer(**FAST)
+    with pytest.raises(ValueError, match="all missing"):
+        imputer.fit(empty_row)
+    imputer.fit(X_holes)
+    with pytest.raises(ValueError, match="all missing"):
+        imputer.transform(empty_row)

@@ -1,0 +1,165 @@
+"""Missing values (NaN): masked training, filled inference, scores of rows
+with holes, and the errors for rows or features with nothing observed."""
+
+import numpy as np
+import pytest
+
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+
+FAST = {"n_components": 2, "max_iter": 5, "batch_size": 16, "random_state": 0}
+
+
+def _low_rank(n_samples, seed=0, noise=0.1):
+    """Rows near a 3-dimensional subspace of 10 correlated features."""
+    rng = np.random.RandomState(seed)
+    W = np.random.RandomState(42).normal(size=(3, 10))
+    return rng.normal(size=(n_samples, 3)) @ W + noise * rng.normal(
+        size=(n_samples, 10)
+    )
+
+
+def _with_holes(X, fraction, seed=1):
+    rng = np.random.RandomState(seed)
+    holes = rng.uniform(size=X.shape) < fraction
+    # Every row keeps an observed cell.
+    holes[np.arange(len(X)), rng.randint(X.shape[1], size=len(X))] = False
+    X = X.copy()
+    X[holes] = np.nan
+    return X, holes
+
+
+def test_missing_cells_never_enter_training(Estimator):
+    X, holes = _with_holes(_low_rank(120), 0.2)
+    # Whatever lies under the mask, the model is the one trained on NaN:
+    # the values hidden there are the data's, then garbage.
+    reference = Estimator(**FAST).fit(X)
+    for hidden in (_low_rank(120), np.full((120, 10), 1e3)):
+        other = X.copy()
+        other[holes] = hidden[holes]
+        np.testing.assert_array_equal(np.isnan(X), holes)
+        # The same NaN pattern reaches fit as X's.
+        other[holes] = np.nan
+        refit = Estimator(**FAST).fit(other)
+        np.testing.assert_array_equal(
+            refit.score_samples(X), reference.score_samples(X)
+        )
+    assert np.isfinite(reference.loss_curve_).all()
+
+
+def test_masked_loss_ignores_values_under_the_mask():
+    import torch
+
+    from skae._losses import AutoencoderLoss
+
+    rng = np.random.RandomState(0)
+    output = torch.as_tensor(rng.normal(size=(6, 4)), dtype=torch.float32)
+    target = torch.as_tensor(rng.normal(size=(6, 4)), dtype=torch.float32)
+    observed = torch.as_tensor(rng.uniform(size=(6, 4)) < 0.7)
+    observed[:, 0] = True
+    garbage = torch.where(observed, target, torch.full_like(target, 1e6))
+    loss = AutoencoderLoss("mse")
+    y_pred = (output, None, output[:, :2], None)
+    assert loss(y_pred, target, observed) == loss(y_pred, garbage, observed)
+    # Each row: the mean of its observed squared errors; rows weigh alike.
+    squared = (output - target).square().numpy()
+    mask = observed.numpy()
+    expected = np.mean([squared[i][mask[i]].mean() for i in range(6)])
+    assert float(loss(y_pred, target, observed)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_every_method_works_on_rows_with_holes(Estimator):
+    X, holes = _with_holes(_low_rank(100), 0.2)
+    estimator = Estimator(**FAST).fit(X)
+    scores = estimator.score_samples(X)
+    assert scores.shape == (100,) and np.isfinite(scores).all()
+    errors = estimator.feature_errors(X)
+    np.testing.assert_array_equal(np.isnan(errors), holes)
+    assert (errors[~holes] >= 0).all()
+    if isinstance(estimator, AutoencoderTransformer):
+        Z = estimator.transform(X)
+        assert np.isfinite(Z).all() and Z.shape == (100, 2)
+        assert np.isfinite(estimator.inverse_transform(Z)).all()
+        # The transformer's score: the mean over observed cells of minus
+        # each row's error (the mean of its observed errors).
+        np.testing.assert_allclose(scores, -np.nanmean(errors, axis=1), rtol=1e-6)
+        assert np.isfinite(estimator.score(X))
+    else:
+        assert set(np.unique(estimator.predict(X))) <= {-1, 1}
+        assert np.isfinite(estimator.offset_)
+
+
+def test_partial_fit_trains_on_rows_with_holes(Estimator):
+    X, _ = _with_holes(_low_rank(100), 0.2)
+    estimator = Estimator(**{**FAST, "early_stopping": False})
+    for chunk in np.array_split(X, 3):
+        estimator.partial_fit(chunk)
+    assert estimator.n_iter_ == 3
+    assert np.isfinite(estimator.score_samples(X)).all()
+
+
+def test_holes_are_filled_better_than_by_the_column_means():
+    X = _low_rank(600)
+    X_holes, holes = _with_holes(X, 0.3)
+    ae = AutoencoderTransformer(n_components=3, random_state=0).fit(X_holes)
+    rebuilt = ae.inverse_transform(ae.transform(X_holes))
+    means = np.where(holes, np.nanmean(X_holes, axis=0), X)
+    error = np.sqrt(np.mean((rebuilt[holes] - X[holes]) ** 2))
+    error_means = np.sqrt(np.mean((means[holes] - X[holes]) ** 2))
+    assert error < 0.3 * error_means
+
+
+def test_rows_with_holes_are_scored_on_the_scale_of_complete_rows():
+    X_train, X_new = _low_rank(2000, seed=0, noise=0.3), _low_rank(3000, seed=5)
+    X_new += 0.2 * np.random.RandomState(6).normal(size=X_new.shape)
+    detector = AutoencoderOutlierDetector(
+        contamination=0.05, density_components=None, random_state=0
+    ).fit(X_train)
+    X_holes, _ = _with_holes(X_new, 0.1)
+    complete = np.mean(detector.predict(X_new) == -1)
+    with_holes = np.mean(detector.predict(X_holes) == -1)
+    # A row is neither more normal nor more abnormal for missing cells.
+    assert abs(with_holes - complete) < 0.02 + 0.3 * complete
+
+
+def test_a_model_fitted_on_complete_rows_scores_rows_with_holes(Estimator):
+    X = _low_rank(100)
+    estimator = Estimator(**FAST).fit(X)
+    X_holes, holes = _with_holes(X, 0.2)
+    errors = estimator.feature_errors(X_holes)
+    np.testing.assert_array_equal(np.isnan(errors), holes)
+    assert np.isfinite(estimator.score_samples(X_holes)).all()
+
+
+def test_rows_or_features_with_nothing_observed_are_errors(Estimator):
+    X, _ = _with_holes(_low_rank(60), 0.1)
+    empty_row, empty_column = X.copy(), X.copy()
+    empty_row[7] = np.nan
+    empty_column[:, 4] = np.nan
+    estimator = Estimator(**FAST)
+    with pytest.raises(ValueError, match=r"1 row\(s\) whose values are all missing"):
+        estimator.fit(empty_row)
+    with pytest.raises(ValueError, match=r"feature\(s\) \[4\]"):
+        estimator.fit(empty_column)
+    assert not hasattr(estimator, "net_")
+    estimator.fit(X)
+    before = estimator.score_samples(X)
+    with pytest.raises(ValueError, match="all missing"):
+        estimator.score_samples(empty_row)
+    # A new row may miss a feature the others observe.
+    assert np.isfinite(estimator.score_samples(empty_column)).all()
+    np.testing.assert_array_equal(estimator.score_samples(X), before)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_infinity_is_still_rejected(Estimator, bad):
+    X, _ = _with_holes(_low_rank(60), 0.1)
+    X[3, 2] = bad
+    with pytest.raises(ValueError, match="infinity"):
+        Estimator(**FAST).fit(X)
+    fitted = Estimator(**FAST).fit(_low_rank(60))
+    with pytest.raises(ValueError, match="infinity"):
+        fitted.score_samples(X)
+
+
+def test_allow_nan_tag(Estimator):
+    assert Estimator().__sklearn_tags__().input_tags.allow_nan
