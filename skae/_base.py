@@ -30,12 +30,14 @@ from skae._inference import (
 )
 from skae._losses import feature_errors, output_to_data, row_means
 from skae._missing import (
+    check_missing,
     check_observed,
-    fill_passes,
+    filling,
     has_missing,
     mask_missing,
     observed_means,
     observed_row_means,
+    scaled_fill,
 )
 from skae._modules import ACTIVATIONS
 from skae._net import AutoencoderNet, run_training
@@ -191,15 +193,7 @@ class _BaseAutoencoder(BaseEstimator):
                 )
         index_valid = None
         start = None
-        missing = has_missing(X)
-        if missing:
-            check_observed(X, columns=first_pass)
-            if self.accelerator is not None:
-                raise ValueError(
-                    "Input X contains NaN: training on missing values is not "
-                    "supported with an accelerator. Fill them first, or fit "
-                    "without one."
-                )
+        missing = check_missing(self, X, first_pass=first_pass)
         if first_pass:
             n_samples, n_features = X.shape
             n_components = self._resolve_n_components(n_features)
@@ -213,7 +207,7 @@ class _BaseAutoencoder(BaseEstimator):
             # What fills a missing cell first, in scaled units: the mean of
             # the feature's training values. Kept for new rows with missing
             # cells, whether or not the training rows had any.
-            fill = self._scaled_fill(scaling, observed_means(X))
+            fill = scaled_fill(scaling, observed_means(X))
             start = pca_start(
                 X, scaling, network, n_components, self.loss, missing=missing
             )
@@ -328,12 +322,6 @@ class _BaseAutoencoder(BaseEstimator):
     def _resolve_n_components(self, n_features):
         return self.n_components
 
-    def _scaled_fill(self, scaling, means):
-        """``means`` of the features as the network sees them (clipped to
-        [0, 1] for ``loss="bce"``, as the rows are)."""
-        fill = (means - scaling.center) / scaling.scale
-        return np.clip(fill, 0, 1) if scaling.clip else fill
-
     def _default_hidden_layer_sizes(self, n_features, n_components):
         """Widths for ``hidden_layer_sizes=None``; ``None`` for those of
         :data:`skae._network.DEFAULT_HIDDEN_LAYER_SIZES`."""
@@ -379,7 +367,7 @@ class _BaseAutoencoder(BaseEstimator):
         scaling = self._feature_scaling() if scale else None
         if scale and has_missing(X):
             check_observed(X, columns=False)
-            method = self._filling(method)
+            method = filling(method, self._missing_fill, self.loss)
         return predict(
             self.net_.module_,
             X,
@@ -388,22 +376,6 @@ class _BaseAutoencoder(BaseEstimator):
             values_per_row=self._values_per_row,
             scaling=None if scaling is None or scaling.is_identity else scaling,
         )
-
-    def _filling(self, method):
-        """``method`` on batches whose missing cells are filled first."""
-        loss = self.loss
-        fills = {}
-
-        def filled_method(module, x):
-            key = (x.dtype, x.device)
-            if key not in fills:
-                fills[key] = torch.as_tensor(
-                    self._missing_fill, dtype=x.dtype, device=x.device
-                )
-            filled, observed = fill_passes(module, x, fills[key], loss)
-            return method(module, filled, observed)
-
-        return filled_method
 
     def _feature_scaling(self):
         return FeatureScaling(self.center_, self.scale_, clip=self.loss == "bce")

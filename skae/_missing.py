@@ -58,6 +58,46 @@ def check_observed(X, *, columns):
             )
 
 
+def check_missing(estimator, X, *, first_pass):
+    """Whether rows ``X`` of a fit miss cells; raise if they cannot be
+    trained on (a row or, on the first pass, a column without an observed
+    cell, or an accelerator, whose sharded batches carry no masks)."""
+    if not has_missing(X):
+        return False
+    check_observed(X, columns=first_pass)
+    if estimator.accelerator is not None:
+        raise ValueError(
+            "Input X contains NaN: training on missing values is not "
+            "supported with an accelerator. Fill them first, or fit "
+            "without one."
+        )
+    return True
+
+
+def scaled_fill(scaling, means):
+    """The first fill of missing cells: the features' ``means`` as the
+    network sees them (clipped to [0, 1] for ``loss="bce"``, as the rows
+    are)."""
+    fill = (means - scaling.center) / scaling.scale
+    return np.clip(fill, 0, 1) if scaling.clip else fill
+
+
+def filling(method, fill, loss):
+    """``method(module, filled, observed)`` as ``method(module, x)`` on
+    scaled batches ``x`` whose missing cells are filled first (see
+    :func:`fill_passes`), starting from ``fill`` (scaled)."""
+    fills = {}
+
+    def filled_method(module, x):
+        key = (x.dtype, x.device)
+        if key not in fills:
+            fills[key] = torch.as_tensor(fill, dtype=x.dtype, device=x.device)
+        filled, observed = fill_passes(module, x, fills[key], loss)
+        return method(module, filled, observed)
+
+    return filled_method
+
+
 def observed_means(X):
     """Mean of the observed (non-NaN) values of each column of ``X``, in
     float64, block by block."""
