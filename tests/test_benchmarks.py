@@ -337,3 +337,38 @@ def test_bench_overrides_smoke(tmp_path):
     skae_row = summary[summary["variant"] == "skae"]
     assert skae_row["time relative to skae"].item() == 1.0
     _check_meta(tmp_path, "smoke")
+
+
+@pytest.mark.skipif(
+    not all(_common.has_data(d) for d in ("odds", "adbench", "mnist")),
+    reason=f"ODDS, ADBench or MNIST data not found in {_common.DATA_DIR}",
+)
+def test_bench_imputation_smoke(tmp_path):
+    bench = benchmark_module("bench_imputation")
+    runs, det = bench.main(["--smoke", "--out", str(tmp_path)])
+
+    for name in ("README.md", "runs.csv", "detection.csv", "meta.json"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    _check_meta(tmp_path, "smoke")
+    assert set(runs["imputer"]) == set(bench.IMPUTERS)
+    assert np.isfinite(runs["nrmse"]).all() and (runs["nrmse"] > 0).all()
+    assert (runs["time_s"] >= 0).all()
+    assert det["roc_auc"].between(0, 1).all()
+    assert set(det["holes"]) == {0.0, *bench.HOLES}
+    readme = (tmp_path / "README.md").read_text()
+    assert "## Goals" in readme and "Detection with holes" in readme
+
+
+def test_imputation_masks_keep_an_observed_cell_per_row_and_column():
+    bench = benchmark_module("bench_imputation")
+    rng = np.random.RandomState(0)
+    mask = bench.mcar_mask((200, 3), 0.9, rng)
+    assert not mask.all(axis=1).any() and not mask.all(axis=0).any()
+    assert 0.5 < mask.mean() < 0.9
+    X = rng.normal(size=(2000, 4))
+    mask = bench.mar_mask(X, rng)
+    hidden = np.flatnonzero(mask.any(axis=0))
+    assert len(hidden) == 1 and abs(mask[:, hidden[0]].mean() - 0.3) < 0.05
+    X_filled = np.where(mask, 0.0, X)
+    assert bench.nrmse(X, X, mask) == 0.0
+    assert bench.nrmse(X, X_filled, mask) > 0.5
