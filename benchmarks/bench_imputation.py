@@ -393,13 +393,23 @@ def write_outputs(runs, det, out, mode, git, settings):
         f"{_common.describe_code(git)}"
         f"{'' if git.get('dirty') else ' (clean tree)'}; see `meta.json` for the "
         "command, machine, versions and settings, and the script's docstring "
-        "for the protocol. NRMSE: RMSE on the hidden cells, each cell's error "
-        "divided by its feature's standard deviation over the observed cells "
-        "(lower is better); transductive (each imputer fits and fills the "
-        f"masked set). Rows capped at {settings['max_rows']:,} "
-        f"({settings['large_rows']:,} for {', '.join(LARGE_SETS)}); "
-        f"seeds: {settings['seeds']}.\n",
+        f"for the protocol. Seeds: {settings['seeds']}.\n",
     ]
+    if settings["sets"]:
+        lines[-1] += (
+            "\nImputation: NRMSE is the RMSE on the hidden cells, each cell's "
+            "error divided by its feature's standard deviation over the observed "
+            "cells (lower is better); transductive (each imputer fits and fills "
+            f"the masked set). Rows capped at {settings['max_rows']:,} "
+            f"({settings['large_rows']:,} for {', '.join(LARGE_SETS)}).\n"
+        )
+    if settings["detection_sets"]:
+        lines[-1] += (
+            "\nDetection: ODDS sets capped at "
+            f"{settings['detection_max_rows']:,} rows; ROC-AUC on the test rows "
+            "(40%), skae fitted with contamination = the training outlier "
+            "fraction.\n"
+        )
     goal_tables = []
     if runs is not None and not runs.empty:
         runs.to_csv(out / "runs.csv", index=False)
@@ -494,6 +504,7 @@ def main(argv=None):
         "holes": list(HOLES),
         "max_rows": max_rows,
         "large_rows": large_rows,
+        "detection_max_rows": 400 if args.smoke else max_rows,
         "imputers": list(IMPUTERS),
         "quick_overrides": (
             {"skae": QUICK_SKAE, "iterative": QUICK_ITERATIVE, "trees": QUICK_TREES}
@@ -525,7 +536,7 @@ def main(argv=None):
                             )
                         )
         if args.part != "imputation":
-            cap = 400 if args.smoke else max_rows
+            cap = settings["detection_max_rows"]
             for name in det_sets:
                 X, y = _common.load_outlier_set(name, cap)
                 for seed in range(args.seeds):
