@@ -17,8 +17,13 @@ import torch
 from skae._blocks import blocks
 from skae._losses import output_to_data
 
-#: Passes of the network that refine the fill of missing cells, each
-#: replacing them by the reconstruction of the row filled by the last.
+#: Most passes of the network that refine the fill of missing cells, each
+#: replacing them by the reconstruction of the row filled by the last. A
+#: row stops at the first pass that changes its fill more than the pass
+#: before: on data the network rebuilds well the passes converge, as
+#: iterative PCA does, but a network trained on rows whose missing cells
+#: hold the feature's mean can overshoot when fed its own fills, and then
+#: the passes diverge (``benchmarks/README.md``, missing values).
 FILL_PASSES = 10
 #: Rounds of PCA reconstruction that refine the mean fill of the training
 #: rows before the principal axes of PCA's start are taken from them.
@@ -131,16 +136,27 @@ def fill_passes(module, x, fill, loss, observed=None):
     -------
     filled : torch.Tensor
         ``x`` with each missing cell replaced by the reconstruction of the
-        row after ``FILL_PASSES`` passes.
+        row after at most ``FILL_PASSES`` passes, fewer where a pass would
+        move the fill more than the one before.
     observed : torch.Tensor of bool
         Where ``x`` was observed.
     """
     if observed is None:
         observed = ~torch.isnan(x)
     filled = torch.where(observed, x, fill)
+    active = torch.ones(len(x), dtype=torch.bool, device=x.device)
+    last_change = torch.full((len(x),), torch.inf, dtype=x.dtype, device=x.device)
     for _ in range(FILL_PASSES):
         output = output_to_data(module.decode(module.encode(filled)), loss)
-        filled = torch.where(observed, filled, output.to(filled.dtype))
+        refilled = torch.where(observed, filled, output.to(filled.dtype))
+        change = (refilled - filled).square().sum(dim=1)
+        # A row whose fill moves more than at the pass before diverges: it
+        # keeps its last fill and takes no more passes.
+        active &= change < last_change
+        filled = torch.where(active[:, None], refilled, filled)
+        last_change = change
+        if not active.any():
+            break
     return filled, observed
 
 
