@@ -30,8 +30,10 @@ from skae._inference import (
 )
 from skae._losses import feature_errors, output_to_data, row_means
 from skae._missing import (
+    DEFAULT_FILL_PASSES,
     check_missing,
     check_observed,
+    choose_fill_passes,
     filling,
     has_missing,
     mask_missing,
@@ -248,6 +250,20 @@ class _BaseAutoencoder(BaseEstimator):
             # pickles and predicts without accelerate.
             net = net.detach(device_name(self.accelerator.device))
         self._missing_fill = fill
+        # How many passes of the network fill missing cells best: counted on
+        # the held-out rows when they miss cells, which the passes of the
+        # training rows would flatter.
+        if missing and index_valid is not None:
+            self.n_fill_passes_ = choose_fill_passes(
+                net.module_,
+                X[np.sort(index_valid)],
+                scaling,
+                fill,
+                self.loss,
+                random_state,
+            )
+        elif first_pass:
+            self.n_fill_passes_ = DEFAULT_FILL_PASSES
         self._set_fitted_attributes(net, scaling, X)
         # The range sample clips to: that of all rows trained on.
         self._feature_range = feature_range(
@@ -359,15 +375,16 @@ class _BaseAutoencoder(BaseEstimator):
         :func:`skae._inference.predict`.
 
         When rows of ``X`` miss cells (NaN), each scaled batch has its
-        missing cells filled from the network first (see
-        :func:`skae._missing.fill_passes`), and ``method`` is called as
+        missing cells filled from the network first, in ``n_fill_passes_``
+        passes (see :func:`skae._missing.refined_fills`), and ``method`` is
+        called as
         ``method(module, filled, observed)`` with the mask of the observed
         cells, which it restricts errors and scores to.
         """
         scaling = self._feature_scaling() if scale else None
         if scale and has_missing(X):
             check_observed(X, columns=False)
-            method = filling(method, self._missing_fill, self.loss)
+            method = filling(method, self._missing_fill, self.loss, self.n_fill_passes_)
         return predict(
             self.net_.module_,
             X,

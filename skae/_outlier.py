@@ -356,6 +356,14 @@ default="residual"
         the highest of ``validation_scores_``, or that of the starting
         weights when they were kept.
 
+    n_fill_passes_ : int
+        Passes of the network that fill the missing cells (NaN) of a row
+        before it is encoded, each feeding the last fill back in, after a
+        first fill with the features' means (0: the means alone). Counted
+        at ``fit`` on the held-out rows when they miss cells, as the number
+        from 0 to 10 that best restores observed cells hidden there; 2
+        otherwise.
+
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
 

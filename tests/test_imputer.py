@@ -3,6 +3,7 @@ placeholders other than NaN, the missing indicator and feature names."""
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_diabetes
 from sklearn.impute import KNNImputer, SimpleImputer
 
 from skae import AutoencoderImputer
@@ -100,3 +101,19 @@ def test_rows_or_features_with_nothing_observed_are_errors():
     imputer.fit(X_holes)
     with pytest.raises(ValueError, match="all missing"):
         imputer.transform(empty_row)
+
+
+def test_holes_are_filled_better_than_by_the_mean_on_diabetes():
+    # Half the cells of a real table with weakly related features hidden:
+    # ten passes of the network drifted away from the truth here (NRMSE
+    # 1.4, the mean 1.0); the passes counted on held-out rows do not.
+    X = load_diabetes(scaled=False).data
+    rng = np.random.RandomState(0)
+    holes = rng.uniform(size=X.shape) < 0.5
+    holes[np.arange(len(X)), rng.randint(X.shape[1], size=len(X))] = False
+    X_holes = np.where(holes, np.nan, X)
+    errors = {}
+    for imputer in (AutoencoderImputer(random_state=0), SimpleImputer()):
+        filled = imputer.fit_transform(X_holes)
+        errors[type(imputer).__name__] = np.sqrt(np.mean((filled - X)[holes] ** 2))
+    assert errors["AutoencoderImputer"] < 0.95 * errors["SimpleImputer"]

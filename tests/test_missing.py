@@ -3,8 +3,16 @@ with holes, and the errors for rows or features with nothing observed."""
 
 import numpy as np
 import pytest
+import torch
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from skae._missing import (
+    DEFAULT_FILL_PASSES,
+    MAX_FILL_PASSES,
+    choose_fill_passes,
+    refined_fills,
+)
+from skae._scaling import FeatureScaling
 
 FAST = {"n_components": 2, "max_iter": 5, "batch_size": 16, "random_state": 0}
 
@@ -47,8 +55,6 @@ def test_missing_cells_never_enter_training(Estimator):
 
 
 def test_masked_loss_ignores_values_under_the_mask():
-    import torch
-
     from skae._losses import AutoencoderLoss
 
     rng = np.random.RandomState(0)
@@ -163,3 +169,97 @@ def test_infinity_is_still_rejected(Estimator, bad):
 
 def test_allow_nan_tag(Estimator):
     assert Estimator().__sklearn_tags__().input_tags.allow_nan
+
+
+class _Mixing(torch.nn.Module):
+    """A network whose reconstruction is ``x @ mixing``: a fixed linear map
+    that the fill passes of :mod:`skae._missing` iterate."""
+
+    def __init__(self, mixing):
+        super().__init__()
+        self.mixing = torch.nn.Parameter(
+            torch.as_tensor(mixing, dtype=torch.float32), requires_grad=False
+        )
+
+    def encode(self, x):
+        return x @ self.mixing
+
+    def decode(self, z):
+        return z
+
+
+def _fills(mixing, row, n_passes):
+    x = torch.as_tensor([row], dtype=torch.float32)
+    fills = refined_fills(
+        _Mixing(mixing), x, torch.zeros(2), "mse", ~torch.isnan(x), n_passes
+    )
+    return [float(filled[0, 1]) for filled in fills]
+
+
+def test_fill_passes_go_on_while_they_converge():
+    # The second cell is rebuilt as the mean of both cells: the fill halves
+    # its distance to the observed 1.0 at each pass, as iterative PCA does
+    # on two perfectly correlated features.
+    fills = _fills([[1.0, 0.5], [0.0, 0.5]], [1.0, np.nan], 4)
+    np.testing.assert_allclose(fills, [0.0, 0.5, 0.75, 0.875, 0.9375])
+
+
+def test_a_row_whose_fill_diverges_keeps_its_last_fill():
+    # Rebuilt as twice the sum of both cells, the fill moves by 2, then 4:
+    # the second pass moves it more than the first, so the row keeps the
+    # first pass's fill from then on.
+    fills = _fills([[1.0, 2.0], [0.0, 2.0]], [1.0, np.nan], 4)
+    np.testing.assert_allclose(fills, [0.0, 2.0, 2.0, 2.0, 2.0])
+
+
+def _correlated_rows(n_samples=200, seed=0):
+    """Two features equal to each other, a third of the second hidden."""
+    rng = np.random.RandomState(seed)
+    X = np.repeat(rng.normal(size=(n_samples, 1)), 2, axis=1)
+    X[rng.uniform(size=n_samples) < 0.3, 1] = np.nan
+    return X
+
+
+@pytest.mark.parametrize(
+    "mixing, expected",
+    [
+        # Each pass brings the fill closer: all of them are used.
+        ([[1.0, 0.5], [0.0, 0.5]], MAX_FILL_PASSES),
+        # Each pass overshoots: the features' means (zero) fill best.
+        ([[1.0, 2.0], [0.0, 2.0]], 0),
+    ],
+)
+def test_the_passes_chosen_restore_hidden_cells_best(mixing, expected):
+    X = _correlated_rows()
+    scaling = FeatureScaling(np.zeros(2), np.ones(2))
+    n_passes = choose_fill_passes(
+        _Mixing(mixing), X, scaling, np.zeros(2), "mse", np.random.RandomState(0)
+    )
+    assert n_passes == expected
+
+
+def test_fit_counts_fill_passes_on_held_out_rows_with_holes(Estimator):
+    X, holes = _with_holes(_low_rank(300), 0.3)
+    estimator = Estimator(**FAST).fit(X)
+    assert 0 <= estimator.n_fill_passes_ <= MAX_FILL_PASSES
+    # Without held-out rows with holes there is nothing to count them on.
+    for fitted in (
+        Estimator(**FAST).fit(_low_rank(300)),
+        Estimator(**{**FAST, "early_stopping": False}).fit(X),
+        Estimator(**{**FAST, "early_stopping": False}).partial_fit(X),
+    ):
+        assert fitted.n_fill_passes_ == DEFAULT_FILL_PASSES
+
+
+def test_rows_with_holes_are_filled_in_n_fill_passes_(Estimator):
+    X, holes = _with_holes(_low_rank(300), 0.3)
+    estimator = Estimator(**FAST).fit(X)
+    # No pass at all: a missing cell holds its feature's observed mean, so
+    # the observed cells are rebuilt as in the row filled with the means by
+    # hand.
+    by_hand = np.where(holes, np.nanmean(X, axis=0), X)
+    expected = estimator.feature_errors(by_hand)[~holes]
+    estimator.n_fill_passes_ = 0
+    np.testing.assert_allclose(estimator.feature_errors(X)[~holes], expected)
+    estimator.n_fill_passes_ = MAX_FILL_PASSES
+    assert not np.allclose(estimator.feature_errors(X)[~holes], expected)
