@@ -91,7 +91,7 @@ print(f"skae's imputer: n_fill_passes_ = {imputers['skae'].n_fill_passes_}")
 # IterativeImputer fill far better than the mean and the nearest
 # neighbours. Over the 12 real tables of the project's benchmark
 # (``benchmarks/README.md``, "Missing values") skae fills better than
-# KNNImputer, about as well as this IterativeImputer, and less well than an
+# KNNImputer, close to this IterativeImputer, and less well than an
 # IterativeImputer of ExtraTreesRegressor, which is several times slower.
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.barh(list(errors), list(errors.values()), color="tab:blue")
