@@ -250,17 +250,15 @@ class _BaseAutoencoder(BaseEstimator):
             # pickles and predicts without accelerate.
             net = net.detach(device_name(self.accelerator.device))
         self._missing_fill = fill
-        # How many passes of the network fill missing cells best: counted on
-        # the held-out rows when they miss cells, which the passes of the
-        # training rows would flatter.
-        if missing and index_valid is not None:
+        # How many passes of the network fill missing cells best, for rows
+        # with holes now or later: counted on the held-out rows as training
+        # read them (not read again from X, which may be a memory map),
+        # since the training rows would flatter the passes. The cells to
+        # hide are drawn from the training seed, leaving the stream of
+        # random_state as it was.
+        if index_valid is not None:
             self.n_fill_passes_ = choose_fill_passes(
-                net.module_,
-                X[np.sort(index_valid)],
-                scaling,
-                fill,
-                self.loss,
-                random_state,
+                net.module_, valid_rows, fill, self.loss, np.random.RandomState(seed)
             )
         elif first_pass:
             self.n_fill_passes_ = DEFAULT_FILL_PASSES

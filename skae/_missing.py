@@ -24,8 +24,8 @@ from skae._losses import output_to_data
 #: row also stops at the first pass that changes its fill more than the
 #: pass before: such passes diverge.
 MAX_FILL_PASSES = 10
-#: The passes used when ``fit`` has no held-out rows with holes to count
-#: them on (complete training rows, or no early stopping). On real data a
+#: The passes used when ``fit`` has no held-out rows to count them on
+#: (``early_stopping=False``, ``partial_fit``). On real data a
 #: few passes fill best: more drift away, since the network was trained on
 #: rows whose missing cells hold the feature's mean, not its own fills. Mean
 #: normalised RMSE of the filled cells over the 12 sets of
@@ -33,6 +33,10 @@ MAX_FILL_PASSES = 10
 #: 0.725 / 0.799 / 0.852 after one pass, 0.694 / 0.788 / 0.851 after two,
 #: 0.692 / 0.803 / 0.879 after three, 0.731 / 0.934 / 1.047 after ten.
 DEFAULT_FILL_PASSES = 2
+#: Most held-out rows the fill passes are counted on (evenly spaced): a
+#: few thousand hidden cells tell the counts apart, and counting costs
+#: ten forward passes over these rows.
+MAX_COUNTING_ROWS = 1_000
 #: Rounds of PCA reconstruction that refine the mean fill of the training
 #: rows before the principal axes of PCA's start are taken from them.
 START_ROUNDS = 5
@@ -168,24 +172,25 @@ def refined_fills(module, x, fill, loss, observed, n_passes):
         yield filled
 
 
-def choose_fill_passes(module, X, scaling, fill, loss, random_state):
-    """The number of fill passes that best restores cells hidden in ``X``.
+def choose_fill_passes(module, valid_rows, fill, loss, random_state):
+    """The number of fill passes that best restores cells hidden in the
+    held-out rows.
 
-    Cells observed in the held-out rows ``X`` are hidden at random, as
-    often as cells are missing in them (at least 10%, at most half); each
-    number of passes from 0 (the features' means alone) to
-    :data:`MAX_FILL_PASSES` fills them, and the one with the lowest squared
-    error on the hidden cells, in scaled units, wins (the fewest passes
-    among equals).
+    Cells observed in at most ``MAX_COUNTING_ROWS`` of the held-out rows
+    (evenly spaced) are hidden at random, as often as cells are missing in
+    them (at least 10%, at most half: 10% in complete rows); each number of
+    passes from 0 (the features' means alone) to :data:`MAX_FILL_PASSES`
+    fills them, and the one with the lowest squared error on the hidden
+    cells, in scaled units, wins (the fewest passes among equals).
 
     Parameters
     ----------
     module : skae._modules.Autoencoder
-        The trained network, on the CPU or a device.
-    X : ndarray of shape (n_rows, n_features)
-        Held-out rows the network did not train on, unscaled, with NaN.
-    scaling : skae._scaling.FeatureScaling
-        The estimator's scaling.
+        The trained network.
+    valid_rows : skae._data.ScaledRows
+        The held-out rows the network did not train on, as it read them:
+        scaled float32 rows, NaN where a cell is missing, on its device.
+        They are read again from there, not from the data.
     fill : ndarray of shape (n_features,)
         The first fill of each feature, scaled (see :func:`scaled_fill`).
     loss : {"mse", "bce"}
@@ -199,33 +204,33 @@ def choose_fill_passes(module, X, scaling, fill, loss, random_state):
         :data:`DEFAULT_FILL_PASSES` when no cell can be hidden (every row
         has a single observed cell).
     """
-    observed = ~np.isnan(X)
+    n_rows = len(valid_rows)
+    positions = np.arange(n_rows)
+    if n_rows > MAX_COUNTING_ROWS:
+        positions = positions[np.linspace(0, n_rows - 1, MAX_COUNTING_ROWS).astype(int)]
+    device = valid_rows.X.device
+    rows = valid_rows.take(torch.from_numpy(positions).to(device))
+    observed = ~torch.isnan(rows).cpu().numpy()
     rate = np.clip(1 - observed.mean(), 0.1, 0.5)
-    hidden = observed & (random_state.uniform(size=X.shape) < rate)
+    hidden = observed & (random_state.uniform(size=observed.shape) < rate)
     # A row keeps one observed cell, chosen among its observed ones.
-    keep = random_state.uniform(size=X.shape) * observed
-    hidden[np.arange(len(X)), np.argmax(keep, axis=1)] = False
+    keep = random_state.uniform(size=observed.shape) * observed
+    hidden[np.arange(len(hidden)), np.argmax(keep, axis=1)] = False
     if not hidden.any():
         return DEFAULT_FILL_PASSES
-    device = next(module.parameters()).device
+    fill = torch.as_tensor(fill, dtype=rows.dtype, device=device)
     errors = np.zeros(MAX_FILL_PASSES + 1)
-    dtype = torch.float32
-    tensors = scaling.tensors(dtype, device)
-    fill = torch.as_tensor(fill, dtype=dtype, device=device)
     batch_rows = get_chunk_n_rows(
-        4 * X.shape[1] * (MAX_FILL_PASSES + 4), max_n_rows=len(X)
+        rows.element_size() * rows.shape[1] * (MAX_FILL_PASSES + 4),
+        max_n_rows=len(rows),
     )
     with torch.inference_mode():
-        for start in range(0, len(X), batch_rows):
-            rows = slice(start, start + batch_rows)
-            truth = scaling.apply(
-                torch.as_tensor(X[rows], dtype=dtype, device=device), tensors
-            )
-            mask = torch.as_tensor(hidden[rows], device=device)
+        for start in range(0, len(rows), batch_rows):
+            truth = rows[start : start + batch_rows]
+            mask = torch.as_tensor(hidden[start : start + batch_rows], device=device)
             x = truth.masked_fill(mask, torch.nan)
-            observed_cells = ~torch.isnan(x)
             passes = refined_fills(
-                module, x, fill, loss, observed_cells, MAX_FILL_PASSES
+                module, x, fill, loss, ~torch.isnan(x), MAX_FILL_PASSES
             )
             for k, filled in enumerate(passes):
                 error = (filled - truth).square().masked_fill(~mask, 0).sum()

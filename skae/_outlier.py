@@ -360,9 +360,10 @@ default="residual"
         Passes of the network that fill the missing cells (NaN) of a row
         before it is encoded, each feeding the last fill back in, after a
         first fill with the features' means (0: the means alone). Counted
-        at ``fit`` on the held-out rows when they miss cells, as the number
-        from 0 to 10 that best restores observed cells hidden there; 2
-        otherwise.
+        at ``fit`` on the rows held out for early stopping, as the number
+        from 0 to 10 that best restores observed cells hidden there,
+        whether or not the training rows miss cells; 2 without early
+        stopping.
 
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
