@@ -15,7 +15,6 @@ from skae._losses import feature_errors, output_to_data, row_means
 from skae._missing import has_missing, mask_missing, observed_row_means
 from skae._outlier_score import (
     CodeTerm,
-    NeighbourTerm,
     ReconstructionTerm,
     Threshold,
     conformal_pvalues,
@@ -35,7 +34,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
 
     An autoencoder trained on (mostly normal) data reconstructs normal samples
     well and unusual ones badly. The score of a sample (see
-    :meth:`score_samples`) is minus the sum of four terms, each measured
+    :meth:`score_samples`) is minus the sum of three terms, each measured
     against its size on normal rows:
 
     - the reconstruction error: each feature's error divided by its typical
@@ -47,10 +46,7 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
       the training data, are rebuilt to values that normal rows do not take;
     - how unlikely the sample's code is under a mixture of Gaussians fitted to
       the codes of the training rows, put on the scale of the first two terms
-      (``code_term_``);
-    - how far the sample's code is from its 5th nearest code of a training
-      row, on the same scale (``neighbour_term_``). The last two are zero
-      with ``density_components=None``.
+      (``code_term_``); zero with ``density_components=None``.
 
     :meth:`feature_errors` gives the first two terms feature by feature. As
     for :class:`~sklearn.ensemble.IsolationForest`, higher scores are more
@@ -105,10 +101,8 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
         found too. Components that hold less than ``0.5 /
         density_components`` of the rows are left out of the density, so that
         a small cluster of outliers in the training data does not make itself
-        normal. The score also adds the distance of a sample's code to its
-        5th nearest training code, which follows the local density of the
-        codes where the mixture smooths it. ``None`` leaves out both and
-        scores by the reconstruction alone, as does a fit on a single row.
+        normal. ``None`` scores by the reconstruction alone, as does a fit on
+        a single row.
 
     architecture : {"residual", "mlp", "linear", "conv"} or nn.Module subclass, \
 default="residual"
@@ -328,22 +322,6 @@ default="residual"
         - ``factor_``: the weight of the term, 1.5 times the interquartile
           range of the reconstruction term over the training rows divided by
           that of the negative log-density (zero when the latter is zero).
-
-    neighbour_term_ : object or None
-        The neighbour term of the score; ``None`` when ``code_term_`` is.
-        Its attributes:
-
-        - ``neighbors_``: a :class:`~sklearn.neighbors.NearestNeighbors`
-          fitted to the codes of the rows the network trained on (at most
-          2,000 of them, evenly spaced), among which a code's neighbours
-          are sought;
-        - ``n_neighbors_``: which neighbour's distance counts (5, fewer
-          with fewer than 6 such rows);
-        - ``center_``: median of that distance over those rows (each one's
-          own code left out), which the term subtracts;
-        - ``factor_``: the weight of the term, 1.5 times the interquartile
-          range of the reconstruction term over those rows divided by that
-          of the distance (zero when the latter is zero).
 
     net_ : skorch.NeuralNet
         The trained skorch net (of a subclass of :class:`skorch.NeuralNet`);
@@ -580,8 +558,7 @@ default="residual"
         early stopping), so that the scales are those of new normal data,
         not of rows the network may have memorised. A fraction
         ``contamination`` of them (0.1 for ``"auto"``), which may be
-        outliers, is left out. The code and neighbour terms are fitted on
-        ``density_rows``.
+        outliers, is left out. The code term is fitted on ``density_rows``.
         """
         loss = self.loss
         n_features = self.n_features_in_
@@ -606,7 +583,6 @@ default="residual"
             values[:, :n_features], values[:, n_features:], variance, fraction
         )
         self.code_term_ = None
-        self.neighbour_term_ = None
         if self.density_components is None or len(density_rows) < 2:
             return
         codes = np.asarray(self._encode(density_rows), dtype=np.float64)
@@ -617,12 +593,11 @@ default="residual"
         self.code_term_ = CodeTerm(self.density_components, seed).fit(
             codes, reconstruction
         )
-        self.neighbour_term_ = NeighbourTerm().fit(codes, reconstruction)
 
     def score_samples(self, X):
         """Compute the score of each sample: lower is more abnormal.
 
-        Minus the sum of four terms, whose scales are learned on normal
+        Minus the sum of three terms, whose scales are learned on normal
         rows (see the attributes):
 
         - the reconstruction error: the mean over features of each feature's
@@ -636,11 +611,6 @@ default="residual"
           ``code_term_``), where ``nll`` is minus the log-density of the
           sample's standardised code under the kept components of the
           mixture ``density_``; it is zero with
-          ``density_components=None``;
-        - the neighbour term, ``factor_ * (d - center_)`` (attributes of
-          ``neighbour_term_``), where ``d`` is the distance of the sample's
-          code to its 5th nearest code among those of at most 2,000
-          training rows (``neighbors_``); it is zero with
           ``density_components=None``.
 
         :meth:`feature_errors` gives the first two terms feature by feature.
@@ -665,9 +635,9 @@ default="residual"
         reconstruction error relative to its typical size, plus how unusual
         the reconstruction is. Large
         values point at the features that make a sample an outlier. Minus
-        the sample's score is the mean of its row plus the code and
-        neighbour terms, which belong to no feature (to float64 rounding;
-        with ``density_components=None`` both are zero, and the mean is
+        the sample's score is the mean of its row plus the code term, which
+        belongs to no feature (to float64 rounding; with
+        ``density_components=None`` the code term is zero, and the mean is
         minus the score).
 
         Parameters
@@ -699,7 +669,7 @@ default="residual"
         if self.code_term_ is None:
             return -self._predict(X, _row_means_of(terms))
 
-        code_term, neighbour_term = self.code_term_, self.neighbour_term_
+        code_term = self.code_term_
 
         def scores(module, x, observed=None):
             code = module.encode(x)
@@ -714,8 +684,7 @@ default="residual"
             # The code term is scikit-learn's, in numpy, batch by batch: the
             # codes of all rows at once could take more memory than the data.
             codes = code.reshape(len(code), -1).to(torch.float64).cpu().numpy()
-            code_terms = code_term.score(codes) + neighbour_term.score(codes)
-            return -(values + torch.from_numpy(code_terms))
+            return -(values + torch.from_numpy(code_term.score(codes)))
 
         return self._predict(X, scores)
 

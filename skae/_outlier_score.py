@@ -7,9 +7,7 @@ two terms, each learned on normal rows once the network is trained:
   the row is rebuilt, relative to the typical sizes of both;
 - :class:`CodeTerm`: how rare the row's code is under a mixture of Gaussians
   (scikit-learn's :class:`~sklearn.mixture.GaussianMixture`) fitted to the
-  codes of the training rows;
-- :class:`NeighbourTerm`: how far the row's code is from its
-  ``NEIGHBOUR_K``-th nearest code of a training row.
+  codes of the training rows.
 
 :class:`Threshold` turns the scores of the training rows into the detector's
 ``offset_``. Each object has ``fit`` and a method that scores; none of them
@@ -24,7 +22,6 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
-from sklearn.neighbors import NearestNeighbors
 
 from skae._losses import feature_errors, output_to_data
 
@@ -37,15 +34,6 @@ CODE_REG_COVAR = 0.1
 #: Most rows the code density is fitted on (evenly spaced among the
 #: reference rows).
 CODE_MAX_FIT_ROWS = 2_000
-#: Weight of the neighbour term, relative to the reconstruction term, in
-#: the same units as CODE_WEIGHT.
-NEIGHBOUR_WEIGHT = 1.5
-#: The neighbour term measures the distance of a code to its NEIGHBOUR_K-th
-#: nearest code of a training row.
-NEIGHBOUR_K = 5
-#: Most training codes the neighbour term keeps and searches (evenly spaced
-#: among the reference rows): memory and the cost of a score stay bounded.
-NEIGHBOUR_MAX_ROWS = 2_000
 #: Spread of scores, relative to their size, below which they are tied: far
 #: above rounding errors of float32 scores (about 1e-6), far below the
 #: spread of the scores of a model of varied data.
@@ -259,64 +247,6 @@ class CodeTerm:
         # largest finite term instead of an infinite one.
         share = self.density_.predict_proba(standardized)[:, self.kept_].sum(axis=1)
         return -(log_density + np.log(np.maximum(share, np.finfo(np.float64).tiny)))
-
-
-class NeighbourTerm:
-    """The neighbour term of the score: how far a row's code is from the
-    codes of the training rows.
-
-    The distance of a code to its ``NEIGHBOUR_K``-th nearest code among
-    those of the reference rows (at most ``NEIGHBOUR_MAX_ROWS`` of them,
-    evenly spaced), centred on its median over those rows (``center_``; a
-    reference row's own code is not its neighbour) and put on the scale of
-    the reconstruction term (``factor_``), as the code term is. Where the
-    mixture of the code term smooths the codes into a few Gaussians, the
-    neighbours follow their local density.
-    """
-
-    def fit(self, codes, reconstruction):
-        """Index the codes and fit the centre and weight of the term.
-
-        Parameters
-        ----------
-        codes : ndarray of shape (n_rows, n_code)
-            Codes of the reference rows, float64; at least 2 rows.
-        reconstruction : ndarray of shape (n_rows,)
-            The reconstruction term of the same rows: the neighbour term is
-            weighted ``NEIGHBOUR_WEIGHT`` times its interquartile range, in
-            units of its own.
-
-        Returns
-        -------
-        self : NeighbourTerm
-        """
-        if len(codes) > NEIGHBOUR_MAX_ROWS:
-            every = np.linspace(0, len(codes) - 1, NEIGHBOUR_MAX_ROWS).astype(int)
-            codes, reconstruction = codes[every], reconstruction[every]
-        self.n_neighbors_ = min(NEIGHBOUR_K, len(codes) - 1)
-        # Brute force: codes of embeddings have hundreds of dimensions, where
-        # trees search no faster, and it keeps the codes without a copy.
-        self.neighbors_ = NearestNeighbors(algorithm="brute").fit(codes)
-        # Each reference code is its own nearest neighbour: one more, dropped.
-        distance, _ = self.neighbors_.kneighbors(n_neighbors=self.n_neighbors_)
-        distance = distance[:, -1]
-        self.center_ = float(np.median(distance))
-        distance_spread = np.subtract(*np.percentile(distance, [75, 25]))
-        spread = np.subtract(*np.percentile(reconstruction, [75, 25]))
-        self.factor_ = (
-            float(NEIGHBOUR_WEIGHT * spread / distance_spread)
-            if distance_spread > 0
-            else 0.0
-        )
-        return self
-
-    def score(self, codes):
-        """The neighbour term of each code (float64 ndarray of shape
-        (n_rows,))."""
-        distance, _ = self.neighbors_.kneighbors(
-            codes, n_neighbors=self.n_neighbors_
-        )
-        return self.factor_ * (distance[:, -1] - self.center_)
 
 
 class Threshold:

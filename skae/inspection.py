@@ -91,7 +91,7 @@ def feature_errors_by_column(pipeline, X):
     rows: to compare columns, compare each with its usual value (its median
     over the rows, for example). The mean of a row of
     ``feature_errors`` is minus the sample's score (for the detector, up to
-    the code and neighbour terms, which belong to no column), so dividing these sums by the
+    the code term, which belongs to no column), so dividing these sums by the
     number of transformed columns gives each column's share of minus the
     score.
 

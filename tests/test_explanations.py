@@ -30,7 +30,7 @@ def test_feature_errors_average_to_minus_the_score(Estimator, correlated, loss, 
     assert (errors >= 0).all()
     expected = -est.score_samples(X)
     if Estimator is AutoencoderOutlierDetector:
-        expected -= _code_term(est, X) + _neighbour_term(est, X)
+        expected -= _code_term(est, X)
     np.testing.assert_allclose(errors.mean(axis=1), expected, rtol=1e-10, atol=1e-10)
 
 
@@ -46,24 +46,12 @@ def _code_term(det, X):
     return term.factor_ * (nll - term.nll_center_)
 
 
-def _neighbour_term(det, X):
-    """The detector's neighbour term, by brute force: the distance of each
-    code to its 5th nearest kept training code, centred and weighted."""
-    term = det.neighbour_term_
-    codes = det._encode(X).astype(np.float64).reshape(len(X), -1)
-    kept = term.neighbors_._fit_X
-    distances = np.linalg.norm(codes[:, None, :] - kept[None, :, :], axis=2)
-    kth = np.sort(distances, axis=1)[:, term.n_neighbors_ - 1]
-    return term.factor_ * (kth - term.center_)
-
-
 def test_without_code_density_feature_errors_average_to_minus_the_score(correlated):
     X, _ = correlated
     det = AutoencoderOutlierDetector(
         n_components=2, density_components=None, max_iter=5, random_state=0
     ).fit(X)
     assert det.code_term_ is None
-    assert det.neighbour_term_ is None
     np.testing.assert_allclose(
         det.feature_errors(X).mean(axis=1), -det.score_samples(X), rtol=1e-12
     )

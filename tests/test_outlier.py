@@ -5,7 +5,6 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from skae import AutoencoderOutlierDetector
-from skae._outlier_score import NeighbourTerm
 
 
 @pytest.fixture(scope="module")
@@ -89,35 +88,3 @@ def test_autoencoder_outlier_detector_default_n_components(curve_with_outliers):
     det = AutoencoderOutlierDetector(max_iter=1, random_state=0)
     assert det.fit(rng.normal(size=(50, 3))).n_components_ == 1
     assert det.fit(rng.normal(size=(50, 20))).n_components_ == 10
-
-
-def test_neighbour_term_scores_distance_to_the_fifth_nearest_code():
-    rng = np.random.RandomState(0)
-    # Two groups of codes, one dense and one sparse, and the same
-    # reconstruction everywhere: the term is the neighbours' distance alone.
-    codes = np.vstack([rng.normal(0, 0.1, (200, 2)), rng.normal(5, 1.0, (200, 2))])
-    reconstruction = rng.normal(size=400)
-    term = NeighbourTerm().fit(codes, reconstruction)
-    assert term.n_neighbors_ == 5
-    new = np.array([[0.0, 0.0], [5.0, 5.0], [2.5, 2.5], [20.0, 20.0]])
-    scores = term.score(new)
-    # The centre of the dense group is closest to its neighbours, then that
-    # of the sparse one, then the gap between them (where a single Gaussian
-    # would put its mode), then a far point.
-    assert scores[0] < scores[1] < scores[2] < scores[3]
-    # Centred on the reference rows, each without its own code.
-    own = term.neighbors_.kneighbors(n_neighbors=5)[0][:, -1]
-    assert term.center_ == pytest.approx(np.median(own))
-
-
-def test_neighbour_term_bounds_its_reference_codes():
-    rng = np.random.RandomState(0)
-    term = NeighbourTerm().fit(rng.normal(size=(5000, 3)), rng.normal(size=5000))
-    assert term.neighbors_.n_samples_fit_ == 2000
-    few = NeighbourTerm().fit(rng.normal(size=(3, 3)), rng.normal(size=3))
-    assert few.n_neighbors_ == 2
-    assert np.isfinite(few.score(rng.normal(size=(4, 3)))).all()
-    # Codes all alike: no spread to scale by, the term is zero.
-    same = NeighbourTerm().fit(np.ones((50, 2)), rng.normal(size=50))
-    assert same.factor_ == 0.0
-    np.testing.assert_array_equal(same.score(rng.normal(size=(4, 2))), 0.0)
