@@ -368,7 +368,7 @@ class _BaseAutoencoder(BaseEstimator):
     # ------------------------------------------------------------------
     # Inference, on validated data
     # ------------------------------------------------------------------
-    def _predict(self, X, method, scale=True):
+    def _predict(self, X, method, scale=True, draw_seed=None):
         """``method(module, batch)`` over the rows of ``X``; see
         :func:`skae._inference.predict`.
 
@@ -377,12 +377,19 @@ class _BaseAutoencoder(BaseEstimator):
         passes (see :func:`skae._missing.refined_fills`), and ``method`` is
         called as
         ``method(module, filled, observed)`` with the mask of the observed
-        cells, which it restricts errors and scores to.
+        cells, which it restricts errors and scores to. With a
+        ``draw_seed`` (an int; variational networks only) each pass encodes
+        to a code drawn from the posterior, and at least one pass runs.
         """
         scaling = self._feature_scaling() if scale else None
         if scale and has_missing(X):
             check_observed(X, columns=False)
-            method = filling(method, self._missing_fill, self.loss, self.n_fill_passes_)
+            n_passes = self.n_fill_passes_
+            if draw_seed is not None:
+                n_passes = max(n_passes, 1)
+            method = filling(
+                method, self._missing_fill, self.loss, n_passes, draw_seed
+            )
         return predict(
             self.net_.module_,
             X,

@@ -10,7 +10,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from skae._base import _BaseAutoencoder
 from skae._missing import has_missing
-from skae._utils import Count, restore_on_failure
+from skae._utils import Count, check_random_state, restore_on_failure
 
 
 class AutoencoderImputer(TransformerMixin, _BaseAutoencoder):
@@ -43,6 +43,16 @@ class AutoencoderImputer(TransformerMixin, _BaseAutoencoder):
         stacked onto the output of the imputer's transform, as for
         scikit-learn's imputers: one binary column for each feature that
         had missing values at fit time.
+
+    sample_posterior : bool, default=False
+        Whether each imputation is a draw rather than the network's best
+        guess, for multiple imputation, as with scikit-learn's
+        ``IterativeImputer``: the fill passes encode each row to a code
+        drawn from the variational posterior, ``mean + exp(log_var / 2) *
+        eps``, instead of its mean (at least one pass runs), so that each
+        call of :meth:`transform` gives other plausible values for the
+        missing cells. The draws come from ``random_state_``. Needs
+        ``variational=True``.
 
     architecture : {"residual", "mlp", "linear", "conv"} or nn.Module subclass, \
 default="residual"
@@ -249,6 +259,13 @@ default="residual"
         Indicator used to add binary indicators for missing values.
         ``None`` if ``add_indicator=False``.
 
+    random_state_ : RandomState instance
+        Draws the codes of :meth:`transform` with ``sample_posterior=True``,
+        one seed per call: ``random_state`` itself when it is a
+        ``RandomState``, otherwise a new one seeded with it at ``fit`` (the
+        first call of :meth:`partial_fit`), from the operating system when
+        it is ``None``.
+
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
 
@@ -292,6 +309,7 @@ default="residual"
         "n_components": [Count(1), None],
         "missing_values": [Real, None],
         "add_indicator": ["boolean"],
+        "sample_posterior": ["boolean"],
     }
 
     _auto_scaling = "standard"
@@ -302,6 +320,7 @@ default="residual"
         *,
         missing_values=np.nan,
         add_indicator=False,
+        sample_posterior=False,
         architecture="residual",
         hidden_layer_sizes=None,
         activation="relu",
@@ -360,6 +379,7 @@ default="residual"
         )
         self.missing_values = missing_values
         self.add_indicator = add_indicator
+        self.sample_posterior = sample_posterior
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -396,7 +416,8 @@ default="residual"
         -------
         X_imputed : ndarray of shape (n_samples, n_features_out)
             ``X`` with each missing cell replaced by the network's
-            reconstruction and every observed cell unchanged, of the dtype
+            reconstruction (a draw with ``sample_posterior=True``) and every
+            observed cell unchanged, of the dtype
             of ``X`` (float64 unless ``X`` is float32); followed by the
             missing indicator's columns when ``add_indicator=True``.
         """
@@ -435,8 +456,15 @@ default="residual"
 
     def _fit(self, X, incremental=False):
         first_pass = not (incremental and hasattr(self, "net_"))
+        if self.sample_posterior and not self.variational:
+            raise ValueError(
+                "sample_posterior=True draws codes from the posterior of a "
+                "variational autoencoder; set variational=True, or "
+                "sample_posterior=False."
+            )
         held_out = super()._fit(X, incremental=incremental)
         if first_pass:
+            self.random_state_ = check_random_state(self.random_state)
             # As scikit-learn's imputers: one column per feature with
             # missing values at fit time (the first call of partial_fit).
             self.indicator_ = (
@@ -457,7 +485,19 @@ default="residual"
     def _impute(self, X):
         """Rows of ``X`` (with NaN) filled by the network, in the data's
         units; observed cells hold their reconstruction there."""
-        filled = self._predict(X, lambda module, x, observed=None: x)
+        if not self.sample_posterior:
+            filled = self._predict(X, lambda module, x, observed=None: x)
+            return self._feature_scaling().inverse(filled, X.dtype)
+        # A call that fails leaves the draws of the next one as they were.
+        state = self.random_state_.get_state()
+        try:
+            seed = int(self.random_state_.randint(np.iinfo(np.int32).max))
+            filled = self._predict(
+                X, lambda module, x, observed=None: x, draw_seed=seed
+            )
+        except BaseException:
+            self.random_state_.set_state(state)
+            raise
         return self._feature_scaling().inverse(filled, X.dtype)
 
     def _resolve_n_components(self, n_features):

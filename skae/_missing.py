@@ -9,7 +9,9 @@ needs a value in every cell of its input: a missing cell starts at the
 feature's mean and is then replaced, pass after pass, by the network's own
 reconstruction of it (an EM-like fill, which for a linear network is
 iterative PCA imputation). How many passes help depends on the data, so
-``fit`` counts them on held-out rows (:func:`choose_fill_passes`).
+``fit`` counts them on held-out rows (:func:`choose_fill_passes`). For
+multiple imputation, a variational network can encode each pass's row to
+a code drawn from its posterior instead of the mean (:class:`PosteriorDraws`).
 """
 
 import numpy as np
@@ -99,19 +101,57 @@ def scaled_fill(scaling, means):
     return np.clip(fill, 0, 1) if scaling.clip else fill
 
 
-def filling(method, fill, loss, n_passes):
+class PosteriorDraws:
+    """A variational network whose ``encode`` draws each code from the
+    posterior, ``mean + exp(log_var / 2) * eps``, rather than giving its
+    mean; ``decode`` is the network's.
+
+    Parameters
+    ----------
+    module : skae._modules.Autoencoder
+        A variational network (``module.variational`` true).
+    generator : torch.Generator
+        Draws ``eps``, on the device of the rows encoded.
+    """
+
+    def __init__(self, module, generator):
+        self.module = module
+        self.generator = generator
+
+    def encode(self, x):
+        mean, log_var = self.module.encode_distribution(x)
+        eps = torch.randn(
+            mean.shape, generator=self.generator, dtype=mean.dtype, device=mean.device
+        )
+        return mean + torch.exp(0.5 * log_var) * eps
+
+    def decode(self, z):
+        return self.module.decode(z)
+
+
+def filling(method, fill, loss, n_passes, draw_seed=None):
     """``method(module, filled, observed)`` as ``method(module, x)`` on
     scaled batches ``x`` whose missing cells are filled first by
     ``n_passes`` passes (see :func:`refined_fills`), starting from ``fill``
-    (scaled)."""
-    fills = {}
+    (scaled). With a ``draw_seed`` (an int), the passes encode through
+    :class:`PosteriorDraws`, each batch continuing the draws of the one
+    before from a generator seeded with it."""
+    fills, generators = {}, {}
 
     def filled_method(module, x):
         key = (x.dtype, x.device)
         if key not in fills:
             fills[key] = torch.as_tensor(fill, dtype=x.dtype, device=x.device)
+        passes_through = module
+        if draw_seed is not None:
+            if x.device not in generators:
+                generator = torch.Generator(device=x.device).manual_seed(draw_seed)
+                generators[x.device] = generator
+            passes_through = PosteriorDraws(module, generators[x.device])
         observed = ~torch.isnan(x)
-        *_, filled = refined_fills(module, x, fills[key], loss, observed, n_passes)
+        *_, filled = refined_fills(
+            passes_through, x, fills[key], loss, observed, n_passes
+        )
         return method(module, filled, observed)
 
     return filled_method

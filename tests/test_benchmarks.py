@@ -359,6 +359,17 @@ def test_bench_imputation_smoke(tmp_path):
     assert "## Goals" in readme and "Detection with holes" in readme
 
 
+def test_bench_multiple_imputation_smoke(tmp_path):
+    bench = benchmark_module("bench_multiple_imputation")
+    runs = bench.main(["--smoke", "--out", str(tmp_path), "--sets", "wine"])
+    assert set(runs["method"]) == {"skae", "IterativeImputer"}
+    assert runs["coverage_90"].between(0, 1).all()
+    # The draws differ, so their mean is closer to the truth than one draw.
+    assert (runs["mean_of_draws_nrmse"] < runs["one_draw_nrmse"]).all()
+    assert (tmp_path / "README.md").exists()
+    _check_meta(tmp_path, "smoke")
+
+
 def test_imputation_masks_keep_an_observed_cell_per_row_and_column():
     bench = benchmark_module("bench_imputation")
     rng = np.random.RandomState(0)

@@ -117,3 +117,66 @@ def test_holes_are_filled_better_than_by_the_mean_on_diabetes():
         filled = imputer.fit_transform(X_holes)
         errors[type(imputer).__name__] = np.sqrt(np.mean((filled - X)[holes] ** 2))
     assert errors["AutoencoderImputer"] < 0.95 * errors["SimpleImputer"]
+
+
+@pytest.fixture(scope="module")
+def breast_cancer_holes():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_breast_cancer().data)
+    X_holes, holes = _with_holes(X, 0.1, seed=0)
+    return X, X_holes, holes
+
+
+def test_posterior_draws_spread_around_the_truth(breast_cancer_holes):
+    X, X_holes, holes = breast_cancer_holes
+    best = AutoencoderImputer(variational=True, random_state=0).fit(X_holes)
+    imputer = AutoencoderImputer(
+        variational=True, sample_posterior=True, random_state=0
+    ).fit(X_holes)
+    draws = np.array([imputer.transform(X_holes) for _ in range(20)])
+    # Observed cells are never drawn.
+    np.testing.assert_array_equal(draws[:, ~holes], np.tile(X[~holes], (20, 1)))
+    # Each call draws anew, and the draws cover the hidden values: the
+    # central 90% of the draws holds most of them (about three in four
+    # when this was written; the network's best guess holds none).
+    assert (np.std(draws, axis=0)[holes] > 0).all()
+    low, high = np.percentile(draws, [5, 95], axis=0)
+    covered = ((X >= low) & (X <= high))[holes].mean()
+    assert covered > 0.6
+    # Their mean fills nearly as well as the best guess.
+    def nrmse(X_filled):
+        return np.sqrt(np.mean(((X_filled - X) / X.std(axis=0))[holes] ** 2))
+
+    assert nrmse(draws.mean(axis=0)) < 1.15 * nrmse(best.transform(X_holes))
+
+
+def test_posterior_draws_follow_random_state(breast_cancer_holes):
+    _, X_holes, _ = breast_cancer_holes
+    params = {"variational": True, "sample_posterior": True, "max_iter": 3}
+    first = AutoencoderImputer(**params, random_state=0).fit(X_holes)
+    again = AutoencoderImputer(**params, random_state=0).fit(X_holes)
+    sequence = [first.transform(X_holes) for _ in range(2)]
+    np.testing.assert_array_equal(sequence[0], again.transform(X_holes))
+    np.testing.assert_array_equal(sequence[1], again.transform(X_holes))
+    assert not np.array_equal(sequence[0], sequence[1])
+    # A call that fails draws nothing: the next one is the one it would be.
+    third = again.transform(X_holes)
+    again = AutoencoderImputer(**params, random_state=0).fit(X_holes)
+    again.transform(X_holes), again.transform(X_holes)
+    with pytest.raises(ValueError):
+        again.transform(X_holes[:, :5])
+    np.testing.assert_array_equal(again.transform(X_holes), third)
+
+
+def test_posterior_draws_need_a_variational_network():
+    X_holes, _ = _with_holes(_low_rank(60), 0.2)
+    imputer = AutoencoderImputer(sample_posterior=True, **FAST)
+    with pytest.raises(ValueError, match="variational=True"):
+        imputer.fit(X_holes)
+    assert not hasattr(imputer, "net_")
+    imputer.set_params(early_stopping=False)
+    with pytest.raises(ValueError, match="variational=True"):
+        imputer.partial_fit(X_holes)
+    assert not hasattr(imputer, "net_")
