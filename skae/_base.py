@@ -368,7 +368,7 @@ class _BaseAutoencoder(BaseEstimator):
     # ------------------------------------------------------------------
     # Inference, on validated data
     # ------------------------------------------------------------------
-    def _predict(self, X, method, scale=True, draw_seed=None):
+    def _predict(self, X, method, scale=True, draw_seed=None, noise_std=None):
         """``method(module, batch)`` over the rows of ``X``; see
         :func:`skae._inference.predict`.
 
@@ -379,7 +379,9 @@ class _BaseAutoencoder(BaseEstimator):
         ``method(module, filled, observed)`` with the mask of the observed
         cells, which it restricts errors and scores to. With a
         ``draw_seed`` (an int; variational networks only) each pass encodes
-        to a code drawn from the posterior, and at least one pass runs.
+        to a code drawn from the posterior and adds noise of ``noise_std``
+        (scaled units, or ``None``) to its output, and at least one pass
+        runs (see :class:`skae._missing.PosteriorDraws`).
         """
         scaling = self._feature_scaling() if scale else None
         if scale and has_missing(X):
@@ -388,7 +390,7 @@ class _BaseAutoencoder(BaseEstimator):
             if draw_seed is not None:
                 n_passes = max(n_passes, 1)
             method = filling(
-                method, self._missing_fill, self.loss, n_passes, draw_seed
+                method, self._missing_fill, self.loss, n_passes, draw_seed, noise_std
             )
         return predict(
             self.net_.module_,

@@ -3,14 +3,21 @@
 from numbers import Real
 
 import numpy as np
+import torch
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.impute import MissingIndicator
 from sklearn.utils._missing import is_scalar_nan
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from skae._base import _BaseAutoencoder
+from skae._blocks import take_rows
+from skae._losses import output_to_data
 from skae._missing import has_missing
 from skae._utils import Count, check_random_state, restore_on_failure
+
+
+#: Most rows (evenly spaced) that ``reconstruction_std_`` is measured on.
+MAX_SPREAD_ROWS = 10_000
 
 
 class AutoencoderImputer(TransformerMixin, _BaseAutoencoder):
@@ -47,10 +54,12 @@ class AutoencoderImputer(TransformerMixin, _BaseAutoencoder):
     sample_posterior : bool, default=False
         Whether each imputation is a draw rather than the network's best
         guess, for multiple imputation, as with scikit-learn's
-        ``IterativeImputer``: the fill passes encode each row to a code
+        ``IterativeImputer``: each fill pass encodes the row to a code
         drawn from the variational posterior, ``mean + exp(log_var / 2) *
-        eps``, instead of its mean (at least one pass runs), so that each
-        call of :meth:`transform` gives other plausible values for the
+        eps``, instead of its mean, and (with ``loss="mse"``) adds to each
+        output Gaussian noise of spread ``reconstruction_std_``, the
+        likelihood of the squared error (at least one pass runs). Each call
+        of :meth:`transform` then gives other plausible values for the
         missing cells. The draws come from ``random_state_``. Needs
         ``variational=True``.
 
@@ -259,6 +268,14 @@ default="residual"
         Indicator used to add binary indicators for missing values.
         ``None`` if ``add_indicator=False``.
 
+    reconstruction_std_ : ndarray of shape (`n_features_in_`,)
+        Root mean squared reconstruction error of each feature over the
+        observed cells of the rows held out for early stopping (of the
+        training rows without early stopping, and of the last call's rows
+        with :meth:`partial_fit`; at most 10,000 rows, evenly spaced), in
+        the data's units: the spread of the noise of the draws with
+        ``sample_posterior=True``.
+
     random_state_ : RandomState instance
         Draws the codes of :meth:`transform` with ``sample_posterior=True``,
         one seed per call: ``random_state`` itself when it is a
@@ -463,6 +480,12 @@ default="residual"
                 "sample_posterior=False."
             )
         held_out = super()._fit(X, incremental=incremental)
+        # The spread of the errors on rows the network did not train on,
+        # when there are any: on the training rows it would be too small.
+        rows = np.arange(len(X)) if held_out is None else held_out
+        if len(rows) > MAX_SPREAD_ROWS:
+            rows = rows[np.linspace(0, len(rows) - 1, MAX_SPREAD_ROWS).astype(int)]
+        self.reconstruction_std_ = self._reconstruction_std(take_rows(X, rows))
         if first_pass:
             self.random_state_ = check_random_state(self.random_state)
             # As scikit-learn's imputers: one column per feature with
@@ -482,18 +505,42 @@ default="residual"
         # missing cells everywhere else in skae.
         return np.where(X == self.missing_values, np.nan, X).astype(X.dtype)
 
+    def _reconstruction_std(self, X):
+        """Root mean squared reconstruction error of each feature over the
+        observed cells of the rows ``X``, in the data's units."""
+        loss = self.loss
+
+        def errors_and_counts(module, x, observed=None):
+            output = output_to_data(module.decode(module.encode(x)), loss)
+            if observed is None:
+                observed = torch.ones_like(x, dtype=torch.bool)
+            errors = (output - x).square().masked_fill(~observed, 0)
+            return torch.cat([errors, observed.to(errors.dtype)], dim=1)
+
+        values = self._predict(X, errors_and_counts).astype(np.float64)
+        n_features = self.n_features_in_
+        total = values[:, :n_features].sum(axis=0)
+        count = values[:, n_features:].sum(axis=0)
+        return np.sqrt(total / np.maximum(count, 1)) * self.scale_
+
     def _impute(self, X):
         """Rows of ``X`` (with NaN) filled by the network, in the data's
         units; observed cells hold their reconstruction there."""
         if not self.sample_posterior:
             filled = self._predict(X, lambda module, x, observed=None: x)
             return self._feature_scaling().inverse(filled, X.dtype)
+        # Noise from a Gaussian likelihood around the output suits the
+        # squared error only.
+        noise_std = self.reconstruction_std_ / self.scale_ if self.loss == "mse" else None
         # A call that fails leaves the draws of the next one as they were.
         state = self.random_state_.get_state()
         try:
             seed = int(self.random_state_.randint(np.iinfo(np.int32).max))
             filled = self._predict(
-                X, lambda module, x, observed=None: x, draw_seed=seed
+                X,
+                lambda module, x, observed=None: x,
+                draw_seed=seed,
+                noise_std=noise_std,
             )
         except BaseException:
             self.random_state_.set_state(state)

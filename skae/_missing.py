@@ -104,50 +104,71 @@ def scaled_fill(scaling, means):
 class PosteriorDraws:
     """A variational network whose ``encode`` draws each code from the
     posterior, ``mean + exp(log_var / 2) * eps``, rather than giving its
-    mean; ``decode`` is the network's.
+    mean, and whose ``decode`` adds Gaussian noise to each output.
+
+    Passes of :func:`refined_fills` through it alternate a draw of the code
+    given the filled row and a draw of the row given the code: a
+    pseudo-Gibbs sampler of the missing cells.
 
     Parameters
     ----------
     module : skae._modules.Autoencoder
         A variational network (``module.variational`` true).
     generator : torch.Generator
-        Draws ``eps``, on the device of the rows encoded.
+        Draws the noise, on the device of the rows encoded.
+    noise_std : torch.Tensor of shape (n_features,) or None
+        Standard deviation of the noise added to each output feature, in the
+        network's units; ``None`` adds none.
     """
 
-    def __init__(self, module, generator):
+    def __init__(self, module, generator, noise_std=None):
         self.module = module
         self.generator = generator
+        self.noise_std = noise_std
+
+    def _normal(self, like):
+        return torch.randn(
+            like.shape, generator=self.generator, dtype=like.dtype, device=like.device
+        )
 
     def encode(self, x):
         mean, log_var = self.module.encode_distribution(x)
-        eps = torch.randn(
-            mean.shape, generator=self.generator, dtype=mean.dtype, device=mean.device
-        )
-        return mean + torch.exp(0.5 * log_var) * eps
+        return mean + torch.exp(0.5 * log_var) * self._normal(mean)
 
     def decode(self, z):
-        return self.module.decode(z)
+        output = self.module.decode(z)
+        if self.noise_std is None:
+            return output
+        return output + self.noise_std * self._normal(output)
 
 
-def filling(method, fill, loss, n_passes, draw_seed=None):
+def filling(method, fill, loss, n_passes, draw_seed=None, noise_std=None):
     """``method(module, filled, observed)`` as ``method(module, x)`` on
     scaled batches ``x`` whose missing cells are filled first by
     ``n_passes`` passes (see :func:`refined_fills`), starting from ``fill``
-    (scaled). With a ``draw_seed`` (an int), the passes encode through
-    :class:`PosteriorDraws`, each batch continuing the draws of the one
-    before from a generator seeded with it."""
-    fills, generators = {}, {}
+    (scaled). With a ``draw_seed`` (an int), the passes run through
+    :class:`PosteriorDraws` (with ``noise_std``, scaled), each batch
+    continuing the draws of the one before from a generator seeded with
+    it."""
+    fills, noise_stds, generators = {}, {}, {}
 
     def filled_method(module, x):
         key = (x.dtype, x.device)
         if key not in fills:
             fills[key] = torch.as_tensor(fill, dtype=x.dtype, device=x.device)
+            noise_stds[key] = (
+                None
+                if noise_std is None
+                else torch.as_tensor(noise_std, dtype=x.dtype, device=x.device)
+            )
         passes_through = module
         if draw_seed is not None:
             if x.device not in generators:
                 generator = torch.Generator(device=x.device).manual_seed(draw_seed)
                 generators[x.device] = generator
-            passes_through = PosteriorDraws(module, generators[x.device])
+            passes_through = PosteriorDraws(
+                module, generators[x.device], noise_stds[key]
+            )
         observed = ~torch.isnan(x)
         *_, filled = refined_fills(
             passes_through, x, fills[key], loss, observed, n_passes

@@ -3,6 +3,7 @@ placeholders other than NaN, the missing indicator and feature names."""
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_diabetes
 from sklearn.impute import KNNImputer, SimpleImputer
 
@@ -139,17 +140,35 @@ def test_posterior_draws_spread_around_the_truth(breast_cancer_holes):
     # Observed cells are never drawn.
     np.testing.assert_array_equal(draws[:, ~holes], np.tile(X[~holes], (20, 1)))
     # Each call draws anew, and the draws cover the hidden values: the
-    # central 90% of the draws holds most of them (about three in four
-    # when this was written; the network's best guess holds none).
+    # central 90% of the draws holds most of them (86% when this was
+    # written, 73% with codes drawn but no noise added to the outputs; the
+    # network's best guess holds none).
     assert (np.std(draws, axis=0)[holes] > 0).all()
     low, high = np.percentile(draws, [5, 95], axis=0)
     covered = ((X >= low) & (X <= high))[holes].mean()
-    assert covered > 0.6
+    assert covered > 0.8
     # Their mean fills nearly as well as the best guess.
     def nrmse(X_filled):
         return np.sqrt(np.mean(((X_filled - X) / X.std(axis=0))[holes] ** 2))
 
     assert nrmse(draws.mean(axis=0)) < 1.15 * nrmse(best.transform(X_holes))
+
+
+def test_reconstruction_std_is_the_error_on_held_out_rows():
+    X = _low_rank(300)
+    X_holes, holes = _with_holes(X, 0.2)
+    imputer = AutoencoderImputer(
+        early_stopping=False, scaling=None, **FAST
+    ).fit(X_holes)
+    # Without early stopping, the training rows: rebuild each observed cell
+    # from the filled row, by hand, through the network's two halves.
+    module = imputer.net_.module_
+    filled = imputer.transform(X_holes)
+    with torch.no_grad():
+        rebuilt = module.decode(module.encode(torch.as_tensor(filled, dtype=torch.float32)))
+    errors = np.where(holes, np.nan, rebuilt.numpy() - X_holes)
+    expected = np.sqrt(np.nanmean(errors**2, axis=0))
+    np.testing.assert_allclose(imputer.reconstruction_std_, expected, rtol=1e-4)
 
 
 def test_posterior_draws_follow_random_state(breast_cancer_holes):
