@@ -529,6 +529,13 @@ default="residual"
         if not self.sample_posterior:
             filled = self._predict(X, lambda module, x, observed=None: x)
             return self._feature_scaling().inverse(filled, X.dtype)
+        if not self.net_.module_.variational:
+            # sample_posterior set after a fit without variational=True.
+            raise ValueError(
+                "sample_posterior=True draws codes from the posterior of a "
+                "variational autoencoder, and this one was fitted with "
+                "variational=False; refit with variational=True."
+            )
         # Noise from a Gaussian likelihood around the output suits the
         # squared error only.
         noise_std = self.reconstruction_std_ / self.scale_ if self.loss == "mse" else None

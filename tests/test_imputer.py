@@ -199,3 +199,8 @@ def test_posterior_draws_need_a_variational_network():
     with pytest.raises(ValueError, match="variational=True"):
         imputer.partial_fit(X_holes)
     assert not hasattr(imputer, "net_")
+    # Set after a fit of a plain network: transform says so.
+    imputer.set_params(sample_posterior=False).fit(X_holes)
+    imputer.set_params(sample_posterior=True, variational=True)
+    with pytest.raises(ValueError, match="fitted with variational=False"):
+        imputer.transform(X_holes)
