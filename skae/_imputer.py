@@ -3,7 +3,6 @@
 from numbers import Real
 
 import numpy as np
-import torch
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.impute import MissingIndicator
 from sklearn.utils._missing import is_scalar_nan
@@ -11,13 +10,14 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from skae._base import _BaseAutoencoder
 from skae._blocks import take_rows
-from skae._losses import output_to_data
 from skae._missing import has_missing
 from skae._utils import Count, check_random_state, restore_on_failure
 
 
-#: Most rows (evenly spaced) that ``reconstruction_std_`` is measured on.
-MAX_SPREAD_ROWS = 10_000
+#: Most rows (evenly spaced) that ``draw_noise_std_`` is measured on.
+MAX_SPREAD_ROWS = 1_000
+#: Draws per hidden cell that measure the spread the code draws give.
+SPREAD_DRAWS = 5
 
 
 class AutoencoderImputer(TransformerMixin, _BaseAutoencoder):
@@ -56,12 +56,13 @@ class AutoencoderImputer(TransformerMixin, _BaseAutoencoder):
         guess, for multiple imputation, as with scikit-learn's
         ``IterativeImputer``: each fill pass encodes the row to a code
         drawn from the variational posterior, ``mean + exp(log_var / 2) *
-        eps``, instead of its mean, and (with ``loss="mse"``) adds to each
-        output Gaussian noise of spread ``reconstruction_std_``, the
-        likelihood of the squared error (at least one pass runs). Each call
-        of :meth:`transform` then gives other plausible values for the
-        missing cells. The draws come from ``random_state_``. Needs
-        ``variational=True``.
+        eps``, instead of its mean (at least one pass runs), and (with
+        ``loss="mse"``) each filled cell then gets Gaussian noise of spread
+        ``draw_noise_std_``. Each call of :meth:`transform` gives other
+        plausible values for the missing cells. The draws come from
+        ``random_state_``; they depend on the rows given and on how
+        inference splits them into batches (``working_memory``), as well.
+        Needs ``variational=True``.
 
     architecture : {"residual", "mlp", "linear", "conv"} or nn.Module subclass, \
 default="residual"
@@ -209,7 +210,9 @@ default="residual"
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the validation split and the
-        noise. An int makes ``fit`` reproducible bit for bit on CPU. ``None``
+        noise, and (as ``random_state_``) the draws of
+        ``sample_posterior=True``. An int makes ``fit`` reproducible bit for
+        bit on CPU. ``None``
         draws a fresh seed from the operating system at each fit. Unlike
         most scikit-learn estimators, ``None`` does not draw from numpy's
         global random state: fitting leaves the global numpy and torch
@@ -268,13 +271,15 @@ default="residual"
         Indicator used to add binary indicators for missing values.
         ``None`` if ``add_indicator=False``.
 
-    reconstruction_std_ : ndarray of shape (`n_features_in_`,)
-        Root mean squared reconstruction error of each feature over the
-        observed cells of the rows held out for early stopping (of the
-        training rows without early stopping, and of the last call's rows
-        with :meth:`partial_fit`; at most 10,000 rows, evenly spaced), in
-        the data's units: the spread of the noise of the draws with
-        ``sample_posterior=True``.
+    draw_noise_std_ : ndarray of shape (`n_features_in_`,) or None
+        Spread of the Gaussian noise each draw adds to a filled cell with
+        ``sample_posterior=True``, per feature, in the data's units; ``None``
+        unless ``variational=True``. Measured at ``fit`` on cells hidden in
+        the rows held out for early stopping (the training rows without
+        early stopping, the last call's rows with :meth:`partial_fit`; at
+        most 1,000 rows): its square is the mean squared error of the best
+        fill there minus the variance that draws of the code alone give,
+        so that the draws spread as far as the fill errs.
 
     random_state_ : RandomState instance
         Draws the codes of :meth:`transform` with ``sample_posterior=True``,
@@ -480,12 +485,14 @@ default="residual"
                 "sample_posterior=False."
             )
         held_out = super()._fit(X, incremental=incremental)
-        # The spread of the errors on rows the network did not train on,
-        # when there are any: on the training rows it would be too small.
-        rows = np.arange(len(X)) if held_out is None else held_out
-        if len(rows) > MAX_SPREAD_ROWS:
-            rows = rows[np.linspace(0, len(rows) - 1, MAX_SPREAD_ROWS).astype(int)]
-        self.reconstruction_std_ = self._reconstruction_std(take_rows(X, rows))
+        self.draw_noise_std_ = None
+        if self.net_.module_.variational:
+            # Measured on rows the network did not train on, when there are
+            # any: on the training rows the errors would be too small.
+            rows = np.arange(len(X)) if held_out is None else held_out
+            if len(rows) > MAX_SPREAD_ROWS:
+                rows = rows[np.linspace(0, len(rows) - 1, MAX_SPREAD_ROWS).astype(int)]
+            self.draw_noise_std_ = self._draw_noise_std(take_rows(X, rows))
         if first_pass:
             self.random_state_ = check_random_state(self.random_state)
             # As scikit-learn's imputers: one column per feature with
@@ -505,23 +512,43 @@ default="residual"
         # missing cells everywhere else in skae.
         return np.where(X == self.missing_values, np.nan, X).astype(X.dtype)
 
-    def _reconstruction_std(self, X):
-        """Root mean squared reconstruction error of each feature over the
-        observed cells of the rows ``X``, in the data's units."""
-        loss = self.loss
+    def _draw_noise_std(self, X):
+        """The spread of the noise of a draw, per feature, in the data's
+        units, from cells hidden in the rows ``X``.
 
-        def errors_and_counts(module, x, observed=None):
-            output = output_to_data(module.decode(module.encode(x)), loss)
-            if observed is None:
-                observed = torch.ones_like(x, dtype=torch.bool)
-            errors = (output - x).square().masked_fill(~observed, 0)
-            return torch.cat([errors, observed.to(errors.dtype)], dim=1)
+        Observed cells of ``X`` are hidden as often as cells are missing in
+        it (10% to 50%; each row keeps one, a fixed seed draws them). Where
+        the network's best fill misses them by a mean squared error ``v``
+        and ``SPREAD_DRAWS`` draws of the code alone vary by a variance
+        ``c``, noise of variance ``v - c`` (none below zero) makes the draws
+        as spread as the best fill's error. A feature without hidden cells
+        gets the median over the others.
+        """
+        rng = np.random.RandomState(0)
+        observed = ~np.isnan(X)
+        rate = np.clip(1 - observed.mean(), 0.1, 0.5)
+        hidden = observed & (rng.uniform(size=X.shape) < rate)
+        keep = rng.uniform(size=X.shape) * observed
+        hidden[np.arange(len(X)), np.argmax(keep, axis=1)] = False
+        if not hidden.any():
+            return np.zeros(self.n_features_in_)
+        X_hidden = np.where(hidden, np.nan, X)
+        truth = (X - self.center_) / self.scale_
 
-        values = self._predict(X, errors_and_counts).astype(np.float64)
-        n_features = self.n_features_in_
-        total = values[:, :n_features].sum(axis=0)
-        count = values[:, n_features:].sum(axis=0)
-        return np.sqrt(total / np.maximum(count, 1)) * self.scale_
+        def filled(module, x, observed=None):
+            return x
+
+        best = self._predict(X_hidden, filled).astype(np.float64)
+        draws = np.array(
+            [self._predict(X_hidden, filled, draw_seed=k) for k in range(SPREAD_DRAWS)],
+            dtype=np.float64,
+        )
+        count = hidden.sum(axis=0)
+        error = np.where(hidden, (best - truth) ** 2, 0).sum(axis=0)
+        spread = np.where(hidden, draws.var(axis=0, ddof=1), 0).sum(axis=0)
+        variance = np.maximum(error - spread, 0) / np.maximum(count, 1)
+        variance[count == 0] = np.median(variance[count > 0])
+        return np.sqrt(variance) * self.scale_
 
     def _impute(self, X):
         """Rows of ``X`` (with NaN) filled by the network, in the data's
@@ -536,9 +563,10 @@ default="residual"
                 "variational autoencoder, and this one was fitted with "
                 "variational=False; refit with variational=True."
             )
-        # Noise from a Gaussian likelihood around the output suits the
-        # squared error only.
-        noise_std = self.reconstruction_std_ / self.scale_ if self.loss == "mse" else None
+        # Gaussian noise around the output suits the squared error only.
+        noise_std = None
+        if self.loss == "mse":
+            noise_std = self.draw_noise_std_ / self.scale_
         # A call that fails leaves the draws of the next one as they were.
         state = self.random_state_.get_state()
         try:

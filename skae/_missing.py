@@ -104,42 +104,33 @@ def scaled_fill(scaling, means):
 class PosteriorDraws:
     """A variational network whose ``encode`` draws each code from the
     posterior, ``mean + exp(log_var / 2) * eps``, rather than giving its
-    mean, and whose ``decode`` adds Gaussian noise to each output.
-
-    Passes of :func:`refined_fills` through it alternate a draw of the code
-    given the filled row and a draw of the row given the code: a
-    pseudo-Gibbs sampler of the missing cells.
+    mean; ``decode`` is the network's.
 
     Parameters
     ----------
     module : skae._modules.Autoencoder
         A variational network (``module.variational`` true).
     generator : torch.Generator
-        Draws the noise, on the device of the rows encoded.
-    noise_std : torch.Tensor of shape (n_features,) or None
-        Standard deviation of the noise added to each output feature, in the
-        network's units; ``None`` adds none.
+        Draws ``eps``, on the device of the rows encoded.
     """
 
-    def __init__(self, module, generator, noise_std=None):
+    def __init__(self, module, generator):
         self.module = module
         self.generator = generator
-        self.noise_std = noise_std
-
-    def _normal(self, like):
-        return torch.randn(
-            like.shape, generator=self.generator, dtype=like.dtype, device=like.device
-        )
 
     def encode(self, x):
         mean, log_var = self.module.encode_distribution(x)
-        return mean + torch.exp(0.5 * log_var) * self._normal(mean)
+        return mean + torch.exp(0.5 * log_var) * normal_like(mean, self.generator)
 
     def decode(self, z):
-        output = self.module.decode(z)
-        if self.noise_std is None:
-            return output
-        return output + self.noise_std * self._normal(output)
+        return self.module.decode(z)
+
+
+def normal_like(tensor, generator):
+    """Standard normal draws of the shape, dtype and device of ``tensor``."""
+    return torch.randn(
+        tensor.shape, generator=generator, dtype=tensor.dtype, device=tensor.device
+    )
 
 
 def filling(method, fill, loss, n_passes, draw_seed=None, noise_std=None):
@@ -147,7 +138,8 @@ def filling(method, fill, loss, n_passes, draw_seed=None, noise_std=None):
     scaled batches ``x`` whose missing cells are filled first by
     ``n_passes`` passes (see :func:`refined_fills`), starting from ``fill``
     (scaled). With a ``draw_seed`` (an int), the passes run through
-    :class:`PosteriorDraws` (with ``noise_std``, scaled), each batch
+    :class:`PosteriorDraws` and the filled cells then get Gaussian noise of
+    ``noise_std`` (scaled, per feature; ``None`` for none), each batch
     continuing the draws of the one before from a generator seeded with
     it."""
     fills, noise_stds, generators = {}, {}, {}
@@ -166,13 +158,14 @@ def filling(method, fill, loss, n_passes, draw_seed=None, noise_std=None):
             if x.device not in generators:
                 generator = torch.Generator(device=x.device).manual_seed(draw_seed)
                 generators[x.device] = generator
-            passes_through = PosteriorDraws(
-                module, generators[x.device], noise_stds[key]
-            )
+            passes_through = PosteriorDraws(module, generators[x.device])
         observed = ~torch.isnan(x)
         *_, filled = refined_fills(
             passes_through, x, fills[key], loss, observed, n_passes
         )
+        if draw_seed is not None and noise_stds[key] is not None:
+            noise = noise_stds[key] * normal_like(filled, generators[x.device])
+            filled = torch.where(observed, filled, filled + noise)
         return method(module, filled, observed)
 
     return filled_method
