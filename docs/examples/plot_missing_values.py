@@ -141,4 +141,4 @@ plt.show()
 # %%
 # Over the project's 12 tables the 90% interval of the draws holds about
 # 80% of the hidden values, a little less than IterativeImputer's with
-# ``sample_posterior=True`` (85%), in a sixth of its time or less.
+# ``sample_posterior=True`` (85%), in a sixth of its time or less on average.
