@@ -378,19 +378,19 @@ class _BaseAutoencoder(BaseEstimator):
         called as
         ``method(module, filled, observed)`` with the mask of the observed
         cells, which it restricts errors and scores to. With a
-        ``draw_seed`` (an int; variational networks only) each pass encodes
-        to a code drawn from the posterior and adds noise of ``noise_std``
-        (scaled units, or ``None``) to its output, and at least one pass
-        runs (see :class:`skae._missing.PosteriorDraws`).
+        ``draw_seed`` (an int; variational networks only) the fill is a
+        draw: see :func:`skae._missing.filling`.
         """
         scaling = self._feature_scaling() if scale else None
         if scale and has_missing(X):
             check_observed(X, columns=False)
-            n_passes = self.n_fill_passes_
-            if draw_seed is not None:
-                n_passes = max(n_passes, 1)
             method = filling(
-                method, self._missing_fill, self.loss, n_passes, draw_seed, noise_std
+                method,
+                self._missing_fill,
+                self.loss,
+                self.n_fill_passes_,
+                draw_seed,
+                noise_std,
             )
         return predict(
             self.net_.module_,

@@ -138,11 +138,13 @@ def filling(method, fill, loss, n_passes, draw_seed=None, noise_std=None):
     scaled batches ``x`` whose missing cells are filled first by
     ``n_passes`` passes (see :func:`refined_fills`), starting from ``fill``
     (scaled). With a ``draw_seed`` (an int), the passes run through
-    :class:`PosteriorDraws` and the filled cells then get Gaussian noise of
-    ``noise_std`` (scaled, per feature; ``None`` for none), each batch
-    continuing the draws of the one before from a generator seeded with
-    it."""
+    :class:`PosteriorDraws` (at least one of them) and the filled cells
+    then get Gaussian noise of ``noise_std`` (scaled, per feature; ``None``
+    for none), each batch continuing the draws of the one before from a
+    generator seeded with it."""
     fills, noise_stds, generators = {}, {}, {}
+    if draw_seed is not None:
+        n_passes = max(n_passes, 1)
 
     def filled_method(module, x):
         key = (x.dtype, x.device)
