@@ -147,9 +147,7 @@ def write_outputs(runs, out, mode, git, n_draws):
     runs.to_csv(out / "runs.csv", index=False)
     metrics = ["one_draw_nrmse", "mean_of_draws_nrmse", "coverage_90", "seconds"]
     mean = (
-        runs.groupby(["pattern", "method"], sort=False)[
-            [*metrics, "best_guess_nrmse"]
-        ]
+        runs.groupby(["pattern", "method"], sort=False)[[*metrics, "best_guess_nrmse"]]
         .mean()
         .reset_index()
     )

@@ -1,6 +1,5 @@
 """Parameters, fitting and inference shared by skae's estimators."""
 
-import copy
 from numbers import Real
 
 import numpy as np
@@ -52,6 +51,7 @@ from skae._utils import (
     check_random_state,
     check_variational,
     explained_available_if,
+    fit_random_state,
     per_feature_output,
     restore_on_failure,
 )
@@ -173,26 +173,12 @@ class _BaseAutoencoder(BaseEstimator):
         Returns
         -------
         held_out : ndarray of int or None
-            The sorted indices of the rows held out for early stopping,
-            which the network did not train on; ``None`` without.
+            The sorted indices of the rows held out from training: those
+            early stopping monitors, and those :meth:`_rows_left_out` keeps
+            from it; ``None`` without early stopping.
         """
         first_pass = not (incremental and hasattr(self, "net_"))
-        if incremental:
-            stream = getattr(self, "_partial_fit_rng", None)
-            random_state = (
-                check_random_state(self.random_state)
-                if stream is None
-                else copy.deepcopy(stream)
-            )
-        else:
-            random_state = check_random_state(self.random_state)
-            accelerator = self.accelerator
-            if accelerator is not None and accelerator.num_processes > 1:
-                from skae._distributed import shared_fit_setup
-
-                random_state = shared_fit_setup(
-                    accelerator, X, random_state, self.random_state is not None
-                )
+        random_state = fit_random_state(self, X, incremental)
         index_valid = None
         start = None
         missing = check_missing(self, X, first_pass=first_pass)
@@ -210,17 +196,32 @@ class _BaseAutoencoder(BaseEstimator):
             # the feature's training values. Kept for new rows with missing
             # cells, whether or not the training rows had any.
             fill = scaled_fill(scaling, observed_means(X))
-            start = pca_start(
-                X, scaling, network, n_components, self.loss, missing=missing
-            )
             seed = random_state.randint(np.iinfo(np.int32).max)
-            index_train = None
+            index_train = index_monitored = None
             if self.early_stopping and not incremental:
                 index_train, index_valid = split_rows(
                     n_samples, self.validation_fraction, random_state
                 )
+                index_monitored = index_valid
+            left_out = self._rows_left_out(n_samples, index_valid)
+            if left_out is not None:
+                index_monitored = np.setdiff1d(index_valid, left_out)
+            start = pca_start(
+                X,
+                scaling,
+                network,
+                n_components,
+                self.loss,
+                missing=missing,
+                leave_out=left_out,
+            )
             train_rows, valid_rows = rows_on_device(
-                X, device, scaling, index_train, index_valid, fill if missing else None
+                X,
+                device,
+                scaling,
+                index_train,
+                index_monitored,
+                fill if missing else None,
             )
             net = build_net(
                 self,
@@ -335,6 +336,11 @@ class _BaseAutoencoder(BaseEstimator):
 
     def _resolve_n_components(self, n_features):
         return self.n_components
+
+    def _rows_left_out(self, n_samples, index_valid):
+        """Sorted indices of held-out rows that neither the PCA start nor
+        early stopping sees; ``None`` for none."""
+        return None
 
     def _default_hidden_layer_sizes(self, n_features, n_components):
         """Widths for ``hidden_layer_sizes=None``; ``None`` for those of

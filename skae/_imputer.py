@@ -13,7 +13,6 @@ from skae._blocks import take_rows
 from skae._missing import has_missing
 from skae._utils import Count, check_random_state, restore_on_failure
 
-
 #: Most rows (evenly spaced) that ``draw_noise_std_`` is measured on.
 MAX_SPREAD_ROWS = 1_000
 #: Draws per hidden cell that measure the spread the code draws give.

@@ -310,7 +310,7 @@ def mask_missing(values, X):
     return np.where(np.isnan(X), np.nan, values)
 
 
-def filled_for_start(X, scaling, n_components, principal_axes):
+def filled_for_start(X, scaling, n_components, principal_axes, leave_out=None):
     """A float64 copy of ``X`` whose missing cells hold PCA's imputation.
 
     Missing cells start at their feature's mean; each of ``START_ROUNDS``
@@ -318,12 +318,13 @@ def filled_for_start(X, scaling, n_components, principal_axes):
     missing cells by their reconstruction, as iterative PCA imputation
     does. PCA's start of the residual network is then taken from the last
     fill, rather than from mean-filled rows, whose variance is too small
-    along the directions where cells are missing.
+    along the directions where cells are missing. The axes of every round
+    leave out the rows ``leave_out`` (see :func:`skae._start.pca_start`).
     """
     missing = np.isnan(X)
     filled = np.where(missing, observed_means(X), X)
     for _ in range(START_ROUNDS):
-        mean, components = principal_axes(filled, scaling, n_components)
+        mean, components = principal_axes(filled, scaling, n_components, leave_out)
         scaled = (filled - scaling.center) / scaling.scale - mean
         rebuilt = (scaled @ components.T @ components + mean) * scaling.scale
         rebuilt += scaling.center

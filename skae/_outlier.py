@@ -17,6 +17,7 @@ from skae._outlier_score import (
     CodeTerm,
     ReconstructionTerm,
     Threshold,
+    calibrates_apart,
     conformal_pvalues,
     reference_rows,
 )
@@ -217,7 +218,11 @@ default="residual"
         same rule on the training loss.
 
     validation_fraction : float, default=0.1
-        Fraction of the training data held out for early stopping.
+        Fraction of the training data held out from training. With at least
+        40 rows held out, half of them are monitored by early stopping and
+        give the scales of the score, the other half calibrates
+        ``false_positive_rate`` and :meth:`pvalues` (see
+        ``calibration_scores_``); with fewer, early stopping monitors all.
 
     n_iter_no_change : int, default=10
         Number of epochs without improvement before training stops.
@@ -274,9 +279,12 @@ default="residual"
     calibration_scores_ : ndarray of shape (n_calibration,)
         Sorted scores of the calibration rows, which :meth:`pvalues` compares
         new scores with and ``false_positive_rate`` sets ``offset_`` from:
-        half of the rows held out for early stopping, chosen at random,
-        which neither the network nor the score was fitted on (the other
-        half gives the scales of ``reconstruction_term_``); all training
+        half of the rows held out from training (``validation_fraction``),
+        chosen at random, which nothing is fitted or chosen on: not the
+        network, its PCA start, the epoch early stopping keeps, nor the
+        score (the other half is what early stopping monitors and gives the
+        scales of ``reconstruction_term_``); only the feature scaling's
+        statistics include them. All training
         rows when fewer than 40 are held out (with ``early_stopping=False``,
         and for :meth:`partial_fit` the rows of the last call). At most
         10,000 of them, evenly spaced. Rows the network or the score was
@@ -348,7 +356,8 @@ default="residual"
         Lowest training loss reached.
 
     validation_scores_ : list of float or None
-        Negative loss on the validation data at each epoch, when
+        Negative loss on the validation data at each epoch (the held-out
+        rows that do not calibrate, see ``validation_fraction``), when
         ``early_stopping=True``; otherwise ``None``.
 
     best_validation_score_ : float or None
@@ -767,6 +776,15 @@ default="residual"
             # the data, never narrower than the code.
             return (max(n_components, 16, min(128, 2 * n_features)),)
         return None
+
+    def _rows_left_out(self, n_samples, index_valid):
+        """The calibration rows, when they are apart: their scores stand for
+        those of new rows only if no part of the model is fitted or chosen
+        on them, the PCA start and the early-stopping epoch included."""
+        held_out = None if index_valid is None else np.sort(index_valid)
+        if not calibrates_apart(held_out):
+            return None
+        return reference_rows(n_samples, held_out)[1]
 
     def _resolve_n_components(self, n_features):
         if self.n_components is None:

@@ -368,21 +368,28 @@ def reference_rows(n_samples, held_out):
     network did not train on, they are split in two disjoint halves: one
     for the scales of the reconstruction term, the other for calibration;
     the code term is fitted on the rows the network trained on. No row
-    that calibrates the p-values was used to fit the score, so their scores
-    are those of new rows: scales or a density fitted on the calibration
-    rows would fit them better than new rows, most with many features, and
-    more new normal rows would be flagged than ``false_positive_rate``
-    asks. With fewer rows held out (or none), all three are all the rows.
+    that calibrates the p-values was used to fit the score, nor (see
+    :meth:`AutoencoderOutlierDetector._rows_left_out`) the network's PCA
+    start or its early stopping, so their scores are those of new rows:
+    anything fitted on the calibration rows would fit them better than new
+    rows, most with many features, and more new normal rows would be
+    flagged than ``false_positive_rate`` asks. With fewer rows held out (or none), all three are all the rows.
     Each is evenly thinned to at most ``MAX_REFERENCE_ROWS``.
     """
     everything = np.arange(n_samples)
-    if held_out is None or len(held_out) < 2 * MIN_REFERENCE_ROWS:
+    if not calibrates_apart(held_out):
         rows = (everything, everything, everything)
     else:
         # held_out is a random subset: alternate rows split it at random.
         trained = np.setdiff1d(everything, held_out, assume_unique=True)
         rows = (held_out[0::2], held_out[1::2], trained)
     return tuple(_thinned(r) for r in rows)
+
+
+def calibrates_apart(held_out):
+    """Whether enough rows are held out for :func:`reference_rows` to keep
+    the calibration rows apart from every row the score is fitted on."""
+    return held_out is not None and len(held_out) >= 2 * MIN_REFERENCE_ROWS
 
 
 def _thinned(rows):

@@ -15,7 +15,9 @@ from skae._missing import filled_for_start
 from skae._modules import ResidualAutoencoder
 
 
-def pca_start(X, scaling, network, n_components, loss, *, missing=False):
+def pca_start(
+    X, scaling, network, n_components, loss, *, missing=False, leave_out=None
+):
     """The function that sets a network's starting weights to PCA's, or None.
 
     Parameters
@@ -34,6 +36,9 @@ def pca_start(X, scaling, network, n_components, loss, *, missing=False):
         Whether ``X`` holds NaN: the axes are then those of the rows
         filled by iterative PCA imputation (see
         :func:`skae._missing.filled_for_start`), made in a float64 copy.
+    leave_out : ndarray of int, default=None
+        Sorted indices of rows of ``X`` the axes are not computed from (the
+        detector's calibration rows); ``None`` for none.
 
     Returns
     -------
@@ -46,8 +51,8 @@ def pca_start(X, scaling, network, n_components, loss, *, missing=False):
     if network is not ResidualAutoencoder or loss != "mse":
         return None
     if missing:
-        X = filled_for_start(X, scaling, n_components, principal_axes)
-    mean, components = principal_axes(X, scaling, n_components)
+        X = filled_for_start(X, scaling, n_components, principal_axes, leave_out)
+    mean, components = principal_axes(X, scaling, n_components, leave_out)
 
     def start(module):
         module.network.start_at(mean, components)
@@ -55,7 +60,7 @@ def pca_start(X, scaling, network, n_components, loss, *, missing=False):
     return start
 
 
-def principal_axes(X, scaling, n_components):
+def principal_axes(X, scaling, n_components, leave_out=None):
     """Mean and principal axes of the rows of ``X`` as the network sees them.
 
     The start of :class:`skae._modules.ResidualAutoencoder`: its linear path
@@ -77,6 +82,8 @@ def principal_axes(X, scaling, n_components):
     n_components : int
         Number of axes. Beyond the rank of the data, the extra axes are
         zeros: those codes carry nothing until training uses them.
+    leave_out : ndarray of int, default=None
+        Sorted indices of rows of ``X`` left out of the computation.
 
     Returns
     -------
@@ -85,10 +92,16 @@ def principal_axes(X, scaling, n_components):
         Orthonormal rows, in decreasing order of variance, each with the sign
         that makes its largest entry positive (as scikit-learn's ``PCA``).
     """
+    keep = None
     n_samples, n_features = X.shape
+    if leave_out is not None:
+        keep = np.ones(n_samples, dtype=bool)
+        keep[leave_out] = False
+        n_samples -= len(leave_out)
     tall = n_features <= 1_000 and n_samples >= 10 * n_features
     if not tall and n_samples <= block_rows(X, temporaries=2):
-        scaled = (np.asarray(X, dtype=np.float64) - scaling.center) / scaling.scale
+        rows = X if keep is None else X[keep]
+        scaled = (np.asarray(rows, dtype=np.float64) - scaling.center) / scaling.scale
         pca = PCA(svd_solver="full", copy=False).fit(scaled)
         mean, axes = pca.mean_, pca.components_
     else:
@@ -97,11 +110,11 @@ def principal_axes(X, scaling, n_components):
         # rows in memory: two passes over blocks of rows instead, the mean,
         # then the products of centred rows.
         total = np.zeros(n_features)
-        for block in blocks(X, temporaries=1):
+        for block in _kept_blocks(X, keep):
             total += _scaled(block, scaling).sum(axis=0)
         mean = total / n_samples
         products = np.zeros((n_features, n_features))
-        for block in blocks(X, temporaries=1):
+        for block in _kept_blocks(X, keep):
             centred = _scaled(block, scaling)
             centred -= mean
             products += centred.T @ centred
@@ -112,6 +125,15 @@ def principal_axes(X, scaling, n_components):
     components = np.zeros((n_components, n_features))
     components[: len(axes)] = axes
     return mean, components
+
+
+def _kept_blocks(X, keep):
+    """Blocks of the rows of ``X`` where ``keep`` is true (all for ``None``)."""
+    start = 0
+    for block in blocks(X, temporaries=1):
+        stop = start + len(block)
+        yield block if keep is None else block[keep[start:stop]]
+        start = stop
 
 
 def _scaled(block, scaling):

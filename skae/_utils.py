@@ -37,6 +37,33 @@ def check_random_state(random_state):
     return sklearn_check_random_state(random_state)
 
 
+def fit_random_state(estimator, X, incremental):
+    """The random state one ``fit``, or one ``partial_fit`` pass, draws from.
+
+    ``fit`` starts from ``random_state``; with an accelerator of several
+    processes, all of them draw the same numbers (see
+    :func:`skae._distributed.shared_fit_setup`). A ``partial_fit`` pass goes
+    on with a copy of the stream of the passes before it, which starts at
+    ``random_state`` with the first pass after a ``fit`` (or none): the
+    estimator keeps the copy only if the pass succeeds, so a pass that fails
+    draws nothing from the stream.
+    """
+    if incremental:
+        stream = getattr(estimator, "_partial_fit_rng", None)
+        if stream is None:
+            return check_random_state(estimator.random_state)
+        return copy.deepcopy(stream)
+    random_state = check_random_state(estimator.random_state)
+    accelerator = estimator.accelerator
+    if accelerator is not None and accelerator.num_processes > 1:
+        from skae._distributed import shared_fit_setup
+
+        random_state = shared_fit_setup(
+            accelerator, X, random_state, estimator.random_state is not None
+        )
+    return random_state
+
+
 def is_dataframe(X):
     return hasattr(X, "columns") and hasattr(X, "iloc")
 

@@ -309,7 +309,8 @@ def test_residual_network_keeps_its_start_when_no_epoch_improves(digits, capsys)
         ((400, 12), 0.0, 0.01),  # one block of rows at a time
     ],
 )
-def test_start_is_pcas_principal_axes(shape, offset, working_memory):
+@pytest.mark.parametrize("leave_out", [None, "every third row"])
+def test_start_is_pcas_principal_axes(shape, offset, working_memory, leave_out):
     from sklearn import config_context
 
     from skae._scaling import FeatureScaling
@@ -318,11 +319,14 @@ def test_start_is_pcas_principal_axes(shape, offset, working_memory):
     rng = np.random.RandomState(0)
     X = rng.normal(size=shape) @ np.diag(np.linspace(3, 0.5, shape[1])) + offset
     scaling = FeatureScaling.fit(X, None)
+    rows = np.arange(len(X))
+    if leave_out is not None:
+        leave_out, rows = rows[::3], np.setdiff1d(rows, rows[::3])
     with config_context(working_memory=working_memory or 1024):
-        mean, components = principal_axes(X, scaling, 5)
+        mean, components = principal_axes(X, scaling, 5, leave_out)
     # The exact solver: scikit-learn's default for tall data forms X.T @ X
     # uncentred, which loses the variance of data far from zero.
-    pca = PCA(n_components=5, svd_solver="full").fit(X)
+    pca = PCA(n_components=5, svd_solver="full").fit(X[rows])
     np.testing.assert_allclose(mean, pca.mean_, rtol=1e-12)
     # Same axes, same signs (scikit-learn's convention).
     np.testing.assert_allclose(components, pca.components_, atol=1e-8)
