@@ -184,6 +184,30 @@ def test_grid_search_with_scorer_picks_the_lower_error_on_mnist(mnist):
     assert search.best_params_["reduce"] is candidates[int(np.argmin(errors))]
 
 
+@pytest.mark.parametrize("n_components", [2, 4])
+def test_grid_search_with_scorer_picks_the_lower_error_on_breast_cancer(n_components):
+    # Features from about 0.001 to 1,000 in their own units: each candidate
+    # standardises them, and the scorer measures both in the data's units,
+    # through the pipelines' inverse_transform. Measured: PCA 683, the
+    # autoencoder 1445 at 2 components; 617 and 529 at 4.
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    X_train, X_test = train_test_split(load_breast_cancer().data, random_state=0)
+    candidates = [
+        make_pipeline(StandardScaler(), PCA(n_components)),
+        make_pipeline(
+            StandardScaler(),
+            AutoencoderTransformer(
+                n_components=n_components, max_iter=30, random_state=0
+            ),
+        ),
+    ]
+    search, errors = _search_and_held_out_errors(candidates, X_train, X_test, cv=3)
+    assert max(errors) > 1.1 * min(errors)
+    assert search.best_params_["reduce"] is candidates[int(np.argmin(errors))]
+
+
 def test_cross_val_score_accepts_the_scorer(digits):
     X_train, *_ = digits
     scores = cross_val_score(PCA(4), X_train, scoring=reconstruction_scorer, cv=3)
