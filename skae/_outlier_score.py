@@ -373,8 +373,9 @@ def reference_rows(n_samples, held_out):
     start or its early stopping, so their scores are those of new rows:
     anything fitted on the calibration rows would fit them better than new
     rows, most with many features, and more new normal rows would be
-    flagged than ``false_positive_rate`` asks. With fewer rows held out (or none), all three are all the rows.
-    Each is evenly thinned to at most ``MAX_REFERENCE_ROWS``.
+    flagged than ``false_positive_rate`` asks. With fewer rows held out (or
+    none), all three are all the rows. Each is evenly thinned to at most
+    ``MAX_REFERENCE_ROWS``.
     """
     everything = np.arange(n_samples)
     if not calibrates_apart(held_out):

@@ -42,7 +42,10 @@ def reconstruction_scorer(estimator, X, y=None):
         ``inverse_transform``.
 
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        Data to reconstruct, in the units the estimator was fitted on.
+        Data to reconstruct, in the units the estimator was fitted on. It
+        may hold NaN for missing cells if the estimator accepts them (as
+        skae's estimators do); the error is then averaged over the observed
+        cells only.
 
     y : Ignored
         Not used, present because scikit-learn calls scorers as
@@ -113,10 +116,12 @@ def reconstruction_scorer(estimator, X, y=None):
     # Per row: the target and the reconstruction as float64, and their
     # difference.
     chunk_rows = get_chunk_n_rows(3 * 8 * n_features, max_n_rows=n_samples)
-    squared_error = 0.0
+    squared_error, n_observed = 0.0, 0
     for rows in gen_batches(n_samples, chunk_rows):
         chunk = _safe_indexing(X, rows)
-        target = check_array(chunk, accept_sparse=True, dtype=np.float64)
+        target = check_array(
+            chunk, accept_sparse=True, dtype=np.float64, ensure_all_finite="allow-nan"
+        )
         target = target.toarray() if sp.issparse(target) else target
         reconstruction = estimator.inverse_transform(estimator.transform(chunk))
         if sp.issparse(reconstruction):
@@ -129,5 +134,15 @@ def reconstruction_scorer(estimator, X, y=None):
                 f"{target.shape}: it does not map back to the features of X."
             )
         difference = reconstruction - target
+        missing = np.isnan(target)
+        # A missing cell has nothing to be compared with: it counts neither
+        # in the sum nor in the number of cells.
+        difference[missing] = 0.0
+        n_observed += target.size - np.count_nonzero(missing)
         squared_error += np.einsum("ij,ij->", difference, difference)
-    return -float(squared_error / (n_samples * n_features))
+    if n_observed == 0:
+        raise ValueError(
+            "reconstruction_scorer needs at least one observed value, but "
+            "every cell of X is missing (NaN)."
+        )
+    return -float(squared_error / n_observed)

@@ -111,16 +111,34 @@ def test_reconstruction_scorer_needs_inverse_transform(X, estimator, missing):
 @pytest.mark.parametrize(
     "bad, message",
     [
-        (np.full((3, 5), np.nan), "Input contains NaN"),
+        (np.full((3, 5), np.inf), "Input contains infinity"),
+        # NaN is a missing value, which PCA refuses in its own words.
+        (np.full((3, 5), np.nan), "Input X contains NaN"),
         (np.zeros((0, 5)), "0 sample"),
         (np.zeros(5), "Expected 2D array"),
     ],
-    ids=["nan", "empty", "1d"],
+    ids=["inf", "nan", "empty", "1d"],
 )
 def test_reconstruction_scorer_rejects_bad_input_in_sklearns_words(X, bad, message):
     pca = PCA(n_components=2).fit(X)
     with pytest.raises(ValueError, match=message):
         reconstruction_scorer(pca, bad)
+
+
+def test_reconstruction_scorer_measures_the_observed_cells_of_rows_with_holes(digits):
+    X_train, X_test, *_ = digits
+    holes = np.random.RandomState(0).rand(*X_test.shape) < 0.2
+    X_holes = np.where(holes, np.nan, X_test)
+    ae = AutoencoderTransformer(n_components=8, **FAST_AE).fit(X_train)
+    rebuilt = ae.inverse_transform(ae.transform(X_holes))
+    expected = np.mean((rebuilt - X_test)[~holes] ** 2)
+    assert reconstruction_scorer(ae, X_holes) == pytest.approx(-expected, rel=1e-9)
+    # The estimator's own score measures the same cells.
+    assert ae.score(X_holes) == pytest.approx(-expected, rel=1e-5)
+    # In chunks, the cells counted add up the same way.
+    with sklearn.config_context(working_memory=0.05):
+        in_chunks = reconstruction_scorer(ae, X_holes)
+    assert in_chunks == pytest.approx(-expected, rel=1e-9)
 
 
 def test_reconstruction_scorer_rejects_a_reconstruction_of_other_features(digits):
