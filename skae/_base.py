@@ -181,7 +181,7 @@ class _BaseAutoencoder(BaseEstimator):
         random_state = fit_random_state(self, X, incremental)
         index_valid = None
         start = None
-        missing = check_missing(self, X, first_pass=first_pass)
+        missing = check_missing(X, first_pass=first_pass)
         if first_pass:
             n_samples, n_features = X.shape
             n_components = self._resolve_n_components(n_features)

@@ -37,11 +37,16 @@ class ShardedTensorBatches(TensorBatches):
     ``1 / num_processes`` of them, and every process makes the same number of
     steps, as DDP requires.
 
-    Each batch is ``(rows, weight)`` with ``weight = num_processes * n / m``
-    for a share of ``n`` rows of a global batch of ``m``: a process that
-    multiplies its mean loss by it makes DDP's average of the gradients the
-    gradient of the mean loss over the global batch, also for a last global
-    batch that does not split evenly (then a share may be empty).
+    Each batch is ``(rows, (observed, weight))``: ``observed`` is ``None``,
+    or for data with missing cells the mask of the observed cells of the
+    rows, which hold the fill there (see :meth:`skae._data.ScaledRows.batch`);
+    ``weight = num_processes * n / m`` for a share of ``n`` rows of a global
+    batch of ``m``. A process that multiplies its mean loss by the weight
+    makes DDP's average of the gradients the gradient of the mean loss over
+    the global batch, also for a last global batch that does not split
+    evenly (then a share may be empty). The loss is a mean over rows with
+    masks too (a row's error is the mean over its observed cells), so the
+    weight is the same.
 
     Parameters
     ----------
@@ -89,7 +94,8 @@ class ShardedTensorBatches(TensorBatches):
                 else (n_proc * n_rows / (stop - start))
             )
             index = share if order is None else order[share]
-            yield self.dataset.take(index), weight
+            rows, observed = self.dataset.batch(index)
+            yield rows, (observed, weight)
 
 
 class SyncedEpochLoss(EpochLoss):
@@ -183,11 +189,11 @@ class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
         if not (self.module_.training and self.criterion_.training):
             self.module_.train()
             self.criterion_.train()
-        Xi, weight = batch
+        Xi, (observed, weight) = batch
         with self.accelerator.autocast():
             y_pred = self.infer(Xi, **fit_params)
             if len(Xi):
-                loss = self.get_loss(y_pred, None, X=Xi, training=True)
+                loss = self.get_loss(y_pred, observed, X=Xi, training=True)
                 objective = loss if weight == 1 else loss * weight
             else:
                 loss = objective = y_pred[0].sum()
@@ -201,12 +207,12 @@ class AcceleratedAutoencoderNet(AccelerateMixin, AutoencoderNet):
         return tuple(accelerator.reduce(sums, reduction="sum").tolist())
 
     def validation_step(self, batch, **fit_params):
-        Xi, _ = batch
+        Xi, (observed, _) = batch
         if not len(Xi):
             return {"loss": torch.zeros(()), "y_pred": None}
-        # The second item of a batch is this process's weight, not a mask
-        # of observed cells: the loss takes none.
-        return super().validation_step((Xi, None), **fit_params)
+        # A validation loss is the mean over the share, unweighted: the
+        # epoch's is summed over processes (SyncedEpochLoss).
+        return super().validation_step((Xi, observed), **fit_params)
 
     def detach(self, device):
         """This net, trained, as a plain :class:`AutoencoderNet` on ``device``.
@@ -283,22 +289,28 @@ def shared_fit_setup(accelerator, X, random_state, seed_given):
     from accelerate.utils import gather_object
 
     probe = copy.deepcopy(random_state).randint(np.iinfo(np.int32).max)
-    fingerprint = (X.shape, float(np.sum(X, dtype=np.float64)), probe)
-    everyone = gather_object([fingerprint])
-    if any(f[:2] != everyone[0][:2] for f in everyone):
+    # The sum of the observed cells and the number of missing ones: NaN
+    # would make any two sums differ.
+    data = (
+        X.shape,
+        float(np.nansum(X, dtype=np.float64)),
+        int(np.count_nonzero(np.isnan(X))),
+    )
+    everyone = gather_object([(data, probe)])
+    if any(f[0] != everyone[0][0] for f in everyone):
         raise ValueError(
             "Every process must call fit with the same data (each trains on "
-            "its share of the rows); got shapes and sums "
-            f"{[f[:2] for f in everyone]}."
+            "its share of the rows); got shapes, sums and missing cells "
+            f"{[f[0] for f in everyone]}."
         )
     if seed_given:
-        if any(f[2] != everyone[0][2] for f in everyone):
+        if any(f[1] != everyone[0][1] for f in everyone):
             raise ValueError(
                 "random_state draws different seeds in different processes; "
                 "pass an int (or None) when training with an accelerator."
             )
         return random_state
-    return np.random.RandomState(everyone[0][2])
+    return np.random.RandomState(everyone[0][1])
 
 
 def print_if(condition, *args, **kwargs):

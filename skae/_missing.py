@@ -77,19 +77,13 @@ def check_observed(X, *, columns):
             )
 
 
-def check_missing(estimator, X, *, first_pass):
+def check_missing(X, *, first_pass):
     """Whether rows ``X`` of a fit miss cells; raise if they cannot be
     trained on (a row or, on the first pass, a column without an observed
-    cell, or an accelerator, whose sharded batches carry no masks)."""
+    cell)."""
     if not has_missing(X):
         return False
     check_observed(X, columns=first_pass)
-    if estimator.accelerator is not None:
-        raise ValueError(
-            "Input X contains NaN: training on missing values is not "
-            "supported with an accelerator. Fill them first, or fit "
-            "without one."
-        )
     return True
 
 

@@ -167,6 +167,30 @@ def test_infinity_is_still_rejected(Estimator, bad):
         fitted.score_samples(X)
 
 
+def test_an_accelerator_trains_on_rows_with_holes_as_a_plain_fit_does(Estimator):
+    # One process: the accelerated net reads the same batches, with their
+    # masks, as the plain one, so both end at the same weights.
+    accelerate = pytest.importorskip("accelerate")
+    from accelerate.state import AcceleratorState
+
+    X, _ = _with_holes(_low_rank(200), 0.2)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    try:
+        accelerator = accelerate.Accelerator(cpu=True)
+        accelerated = Estimator(**FAST, accelerator=accelerator).fit(X)
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+    plain = Estimator(**FAST).fit(X)
+    for name, value in plain.net_.module_.state_dict().items():
+        torch.testing.assert_close(
+            accelerated.net_.module_.state_dict()[name], value, rtol=0, atol=1e-6
+        )
+    np.testing.assert_allclose(accelerated.loss_curve_, plain.loss_curve_, rtol=1e-5)
+    np.testing.assert_allclose(
+        accelerated.score_samples(X), plain.score_samples(X), rtol=1e-5
+    )
+
+
 def test_allow_nan_tag(Estimator):
     assert Estimator().__sklearn_tags__().input_tags.allow_nan
 

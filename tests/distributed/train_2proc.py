@@ -16,7 +16,8 @@ gloo). Checks, in every process, and fails with an AssertionError:
 4. (with tests/distributed/load_plain.py) the main process pickles a fitted
    estimator and its outputs into OUT_DIR, for a plain process to load;
 
-and the same for noise, a variational network and the outlier detector
+also (1 to 3) for rows with missing cells; and the same for noise, a
+variational network and the outlier detector
 (identical models in all processes only: their noise differs from a
 one-process fit's by design).
 """
@@ -89,8 +90,12 @@ def same_everywhere(value, what):
         assert np.array_equal(np.asarray(other), np.asarray(everyone[0])), what
 
 
-def check_fit(n_samples, estimator_class=AutoencoderTransformer, compare=True, **extra):
+def check_fit(
+    n_samples, estimator_class=AutoencoderTransformer, compare=True, holes=0.0, **extra
+):
     X = np.random.RandomState(1).randn(n_samples, 10)
+    # Missing cells (NaN): each process's share of a batch carries its mask.
+    X[np.random.RandomState(2).uniform(size=X.shape) < holes] = np.nan
     del READS[:]
     t = time.perf_counter()
     est = estimator_class(batch_size=BATCH, accelerator=accelerator, **PARAMS, **extra)
@@ -153,6 +158,8 @@ results.append(r)
 # 513 training rows and 129 validation rows: the last global batches have one
 # row, so one process gets none.
 results.append(check_fit(642)[2])
+# Rows with missing cells (a fifth of the cells): masked losses, same model.
+results.append(check_fit(640, holes=0.2)[2])
 # Noise and a variational code draw different noise in each process.
 results.append(check_fit(640, noise=0.1, variational=True, compare=False)[2])
 detector, X_det, r = check_fit(640, AutoencoderOutlierDetector, compare=False)
