@@ -22,6 +22,7 @@ import torch
 from skorch import NeuralNet
 from skorch.hf import AccelerateMixin
 
+from skae._blocks import blocks
 from skae._callbacks import EpochLoss
 from skae._data import TensorBatches
 from skae._net import AutoencoderNet
@@ -289,13 +290,18 @@ def shared_fit_setup(accelerator, X, random_state, seed_given):
     from accelerate.utils import gather_object
 
     probe = copy.deepcopy(random_state).randint(np.iinfo(np.int32).max)
-    # The sum of the observed cells and the number of missing ones: NaN
-    # would make any two sums differ.
-    data = (
-        X.shape,
-        float(np.nansum(X, dtype=np.float64)),
-        int(np.count_nonzero(np.isnan(X))),
-    )
+    # The sum of the observed cells and the number of missing ones (NaN
+    # would make any two sums differ). Only a block whose sum is NaN (X is
+    # finite but for NaN) needs a mask; blocks keep it small.
+    total, n_missing = 0.0, 0
+    for block in blocks(X, temporaries=1):
+        block_sum = np.sum(block, dtype=np.float64)
+        if np.isnan(block_sum):
+            missing = np.isnan(block)
+            block_sum = np.sum(block, where=~missing, dtype=np.float64)
+            n_missing += int(np.count_nonzero(missing))
+        total += float(block_sum)
+    data = (X.shape, total, n_missing)
     everyone = gather_object([(data, probe)])
     if any(f[0] != everyone[0][0] for f in everyone):
         raise ValueError(

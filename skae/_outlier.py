@@ -211,18 +211,21 @@ default="residual"
 
     early_stopping : bool, default=True
         Whether to hold out ``validation_fraction`` of the training data and
-        stop when the loss on it has not improved by at least ``tol`` for
-        ``n_iter_no_change`` epochs; the weights of the best epoch are kept
+        stop when the loss on the held-out rows it monitors (those that do
+        not calibrate, see ``validation_fraction``) has not improved by at
+        least ``tol`` for ``n_iter_no_change`` epochs; the weights of the
+        best epoch are kept
         (for ``architecture="residual"``, its starting weights, PCA's, when
         no epoch improves on them). When ``False``, training stops by the
         same rule on the training loss.
 
     validation_fraction : float, default=0.1
-        Fraction of the training data held out from training. With at least
-        40 rows held out, half of them are monitored by early stopping and
-        give the scales of the score, the other half calibrates
-        ``false_positive_rate`` and :meth:`pvalues` (see
-        ``calibration_scores_``); with fewer, early stopping monitors all.
+        Fraction of the training data held out from training when
+        ``early_stopping=True``. With at least 40 rows held out, every other
+        one (at most 10,000, evenly spaced) calibrates ``false_positive_rate``
+        and :meth:`pvalues` (see ``calibration_scores_``); early stopping
+        monitors the others, which also give the scales of the score. With
+        fewer, early stopping monitors all of them.
 
     n_iter_no_change : int, default=10
         Number of epochs without improvement before training stops.
@@ -284,7 +287,8 @@ default="residual"
         network, its PCA start, the epoch early stopping keeps, nor the
         score (the other half is what early stopping monitors and gives the
         scales of ``reconstruction_term_``); only the feature scaling's
-        statistics include them. All training
+        statistics and, for data with missing cells, the features' means
+        that first fill them include them. All training
         rows when fewer than 40 are held out (with ``early_stopping=False``,
         and for :meth:`partial_fit` the rows of the last call). At most
         10,000 of them, evenly spaced. Rows the network or the score was
@@ -369,7 +373,7 @@ default="residual"
         Passes of the network that fill the missing cells (NaN) of a row
         before it is encoded, each feeding the last fill back in, after a
         first fill with the features' means (0: the means alone). Counted
-        at ``fit`` on the rows held out for early stopping, as the number
+        at ``fit`` on the held-out rows early stopping monitors, as the number
         from 0 to 10 that best restores observed cells hidden there,
         whether or not the training rows miss cells; 2 without early
         stopping.

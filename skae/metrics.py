@@ -107,7 +107,9 @@ def reconstruction_scorer(estimator, X, y=None):
         )
     if not hasattr(X, "shape"):
         # A list of rows: converted once, as the estimator would convert it.
-        X = check_array(X, accept_sparse=True, dtype="numeric")
+        X = check_array(
+            X, accept_sparse=True, dtype="numeric", ensure_all_finite="allow-nan"
+        )
     n_samples = _num_samples(X)
     if n_samples == 0:
         # scikit-learn's message for empty input.

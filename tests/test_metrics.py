@@ -139,6 +139,18 @@ def test_reconstruction_scorer_measures_the_observed_cells_of_rows_with_holes(di
     with sklearn.config_context(working_memory=0.05):
         in_chunks = reconstruction_scorer(ae, X_holes)
     assert in_chunks == pytest.approx(-expected, rel=1e-9)
+    # A list of rows is converted with its NaN kept.
+    as_list = reconstruction_scorer(ae, X_holes.tolist())
+    assert as_list == pytest.approx(-expected, rel=1e-9)
+
+
+def test_reconstruction_scorer_needs_an_observed_cell():
+    from sklearn.preprocessing import FunctionTransformer
+
+    # The identity accepts NaN and gives it back: nothing to compare.
+    identity = FunctionTransformer().fit(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="every cell of X is missing"):
+        reconstruction_scorer(identity, np.full((2, 3), np.nan))
 
 
 def test_reconstruction_scorer_rejects_a_reconstruction_of_other_features(digits):

@@ -35,6 +35,21 @@ def test_calibration_rows_are_half_the_held_out_rows(calibrated, normal_rows):
     assert np.all(np.diff(calibrated.calibration_scores_) >= 0)
 
 
+def test_early_stopping_monitors_only_the_held_out_rows_that_do_not_calibrate(
+    calibrated,
+):
+    # 800 rows held out: 400 calibrate, and each epoch's validation pass
+    # reads the other 400 only, so the epoch kept is not chosen on them.
+    history = calibrated.net_.history
+    for epoch in history:
+        n_read = sum(
+            batch["valid_batch_size"]
+            for batch in epoch["batches"]
+            if "valid_batch_size" in batch
+        )
+        assert n_read == 800 - len(calibrated.calibration_scores_) == 400
+
+
 def test_predict_flags_exactly_the_rows_with_small_pvalues(calibrated, normal_rows):
     _, new = normal_rows
     pvalues = calibrated.pvalues(new)
