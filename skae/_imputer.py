@@ -23,10 +23,11 @@ class AutoencoderImputer(TransformerMixin, _BaseAutoencoder):
     """Imputation of missing values by an autoencoder's reconstruction.
 
     An autoencoder is trained on the observed cells of ``X`` (missing cells
-    never enter its loss); :meth:`transform` fills each missing cell from
-    the network's reconstruction of its row, refined over a few passes in
-    which the cells filled by one pass are the input of the next, and
-    leaves the observed cells as they are. Like
+    never enter its loss), a share ``noise`` of its inputs hidden at random
+    so that it learns to restore cells from the others; :meth:`transform`
+    fills each missing cell from the network's reconstruction of its row,
+    refined over a few passes in which the cells filled by one pass are the
+    input of the next, and leaves the observed cells as they are. Like
     :class:`~sklearn.impute.IterativeImputer` it models each feature from
     all the others, in one network for all features; it starts from
     iterative PCA imputation (``architecture="residual"``) and learns what
@@ -125,13 +126,22 @@ default="residual"
     sparsity : float, default=0.0
         Weight of an L1 penalty on the code, for a sparse autoencoder.
 
-    noise : float, default=0.0
-        Input corruption while training, for a denoising autoencoder: the
-        standard deviation of Gaussian noise (in scaled units), or the
-        probability of zeroing each input for ``noise_type="masking"``. Never
-        applied by :meth:`transform` or scoring.
+    noise : float, default=0.1
+        Input corruption while training: the probability of zeroing each
+        input for ``noise_type="masking"``, or the standard deviation of
+        Gaussian noise (in scaled units). Zero, in the scaled units of the
+        default standard scaling, is the feature's mean, the value a missing
+        cell starts from: masking hides observed cells as if they were
+        missing, and the loss asks the network to restore them from the
+        others, which is the imputation it does. Never applied by
+        :meth:`transform`. ``0.0`` trains to rebuild the observed cells
+        only, as :class:`AutoencoderTransformer` does. 0.1 was chosen on the
+        imputation benchmark's data sets and patterns (12 sets, missing
+        completely at random at 10%, 30% and 50% and at random at 30%, 3
+        seeds), where it lowered the normalised RMSE of 105 of the 144 fills
+        and of every pattern on average, see ``benchmarks/README.md``.
 
-    noise_type : {"gaussian", "masking"}, default="gaussian"
+    noise_type : {"gaussian", "masking"}, default="masking"
         Kind of input corruption used when ``noise > 0``.
 
     loss : {"mse", "bce"}, default="mse"
@@ -350,8 +360,8 @@ default="residual"
         variational=False,
         beta=1.0,
         sparsity=0.0,
-        noise=0.0,
-        noise_type="gaussian",
+        noise=0.1,
+        noise_type="masking",
         loss="mse",
         scaling="auto",
         max_iter=50,

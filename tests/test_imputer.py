@@ -59,6 +59,35 @@ def test_imputations_beat_the_mean_and_the_nearest_neighbours_on_low_rank_data()
     assert errors["AutoencoderImputer"] < 0.3 * errors["SimpleImputer"]
 
 
+def test_masking_noise_fills_a_real_table_better_than_rebuilding_observed_cells():
+    # The default hides a tenth of the inputs while training, so that the
+    # network learns to restore cells from the others. On ODDS letter (its
+    # first 1,500 rows, 32 features, 30% of cells missing) that fills better
+    # than a network trained to rebuild the observed cells only (noise=0):
+    # normalised RMSE 0.54 against 0.62 here.
+    from scipy.io import loadmat
+
+    from tests.conftest import SHARED_DATA
+
+    path = SHARED_DATA / "odds" / "letter.mat"
+    if not path.exists():
+        pytest.skip(f"ODDS letter is not available at {path}")
+    X = loadmat(path)["X"].astype(np.float64)[:1500]
+    rng = np.random.RandomState(0)
+    holes = rng.uniform(size=X.shape) < 0.3
+    holes[np.arange(len(X)), rng.randint(X.shape[1], size=len(X))] = False
+    X_holes = np.where(holes, np.nan, X)
+    scale = np.nanstd(X_holes, axis=0)
+
+    def nrmse(imputer):
+        filled = imputer.fit_transform(X_holes)
+        return np.sqrt(np.mean(((filled - X) / scale)[holes] ** 2))
+
+    default = nrmse(AutoencoderImputer(random_state=0))
+    unmasked = nrmse(AutoencoderImputer(noise=0.0, random_state=0))
+    assert default < 0.95 * unmasked
+
+
 def test_a_placeholder_other_than_nan_marks_missing_cells():
     X_nan, holes = _with_holes(_low_rank(100), 0.2)
     X_placeholder = np.where(holes, -1.0, X_nan)
