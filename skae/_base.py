@@ -20,7 +20,7 @@ from skae._building import (
     one_pass_at_a_time,
     training_device,
 )
-from skae._callbacks import NonFiniteLossError, validation_scores
+from skae._callbacks import NonFiniteLossError, diverged, validation_scores
 from skae._data import rows_on_device, split_rows
 from skae._inference import (
     NonFiniteOutputError,
@@ -242,7 +242,7 @@ class _BaseAutoencoder(BaseEstimator):
         try:
             run_training(net, train_rows, seed=seed, initialize=first_pass, start=start)
         except NonFiniteLossError as exc:
-            raise self._diverged(f"the {self.loss} loss became {exc.loss}") from None
+            raise diverged(self, f"the {self.loss} loss became {exc.loss}") from None
         # The validation split holds the training data: drop it so that the
         # fitted estimator, and its pickle, keep the model only.
         net.set_params(train_split=None)
@@ -328,11 +328,11 @@ class _BaseAutoencoder(BaseEstimator):
         # The loss was finite at each step, but the last update may still
         # have broken the model: check the weights and what they give.
         if not all(torch.isfinite(p).all() for p in net.module_.parameters()):
-            raise self._diverged("the last updates made weights infinite or NaN")
+            raise diverged(self, "the last updates made weights infinite or NaN")
         try:
             self._reconstruction_error(X[: self.batch_size])
         except NonFiniteOutputError:
-            raise self._diverged("the trained network outputs inf or NaN") from None
+            raise diverged(self, "the trained network outputs inf or NaN") from None
 
     def _resolve_n_components(self, n_features):
         return self.n_components
@@ -356,20 +356,14 @@ class _BaseAutoencoder(BaseEstimator):
     #: What ``scaling="auto"`` means with ``loss="mse"``.
     _auto_scaling = "standard"
 
+    #: Whether early stopping watches the loss of masked held-out rows
+    #: (see :class:`skae._net.AutoencoderNet`).
+    _masked_validation = False
+
     def _scaling_method(self):
         if self.scaling == "auto":
             return "minmax" if self.loss == "bce" else self._auto_scaling
         return self.scaling
-
-    def _diverged(self, what):
-        """The error for a training run whose loss or outputs are not finite."""
-        return ValueError(
-            f"Training diverged: {what}. Likely causes: a learning rate too "
-            f"high for this data (learning_rate_init={self.learning_rate_init}), "
-            f"inputs with extreme values (scaling={self.scaling!r}), or a "
-            f"penalty weight too large (sparsity={self.sparsity}, "
-            f"beta={self.beta})."
-        )
 
     # ------------------------------------------------------------------
     # Inference, on validated data

@@ -125,6 +125,7 @@ def build_net(
         train_split=None if valid is None else predefined_split(valid),
         callbacks=callbacks,
         verbose=int(verbose),
+        masked_validation=estimator._masked_validation,
         **net_kwargs,
     )
 

@@ -224,6 +224,18 @@ class NonFiniteLossError(ArithmeticError):
         self.loss = loss
 
 
+def diverged(estimator, what):
+    """The error for a training run of ``estimator`` whose loss or outputs
+    are not finite; ``what`` says which."""
+    return ValueError(
+        f"Training diverged: {what}. Likely causes: a learning rate too "
+        f"high for this data (learning_rate_init={estimator.learning_rate_init}), "
+        f"inputs with extreme values (scaling={estimator.scaling!r}), or a "
+        f"penalty weight too large (sparsity={estimator.sparsity}, "
+        f"beta={estimator.beta})."
+    )
+
+
 class StopOnNonFiniteLoss(Callback):
     """Stop training as soon as an epoch's training loss is not finite."""
 

@@ -182,8 +182,12 @@ default="residual"
         stop when the loss on it has not improved by at least ``tol`` for
         ``n_iter_no_change`` epochs; the weights of the best epoch are kept
         (for ``architecture="residual"``, its starting weights, PCA's, when
-        no epoch improves on them). When ``False``, training stops by the
-        same rule on the training loss.
+        no epoch improves on them). With masking noise the loss is the
+        training objective's: the held-out rows have the same share
+        ``noise`` of their inputs hidden at every epoch, and the loss
+        compares the output with the rows as observed, so that epochs are
+        judged on restoring hidden cells, the task of imputation. When
+        ``False``, training stops by the same rule on the training loss.
 
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping.
@@ -259,8 +263,9 @@ default="residual"
         Lowest training loss reached.
 
     validation_scores_ : list of float or None
-        Negative loss on the validation data at each epoch, when
-        ``early_stopping=True``; otherwise ``None``.
+        Negative loss on the validation data at each epoch (with inputs
+        hidden, see ``early_stopping``), when ``early_stopping=True``;
+        otherwise ``None``.
 
     best_validation_score_ : float or None
         Validation score of the weights kept, when ``early_stopping=True``:
@@ -344,6 +349,9 @@ default="residual"
     }
 
     _auto_scaling = "standard"
+
+    # Trained to restore hidden cells, it is judged on doing so.
+    _masked_validation = True
 
     def __init__(
         self,

@@ -100,7 +100,67 @@ class AutoencoderNet(NeuralNet):
     The criterion receives the whole forward output of
     :class:`skae._modules.Autoencoder` and the clean batch ``X`` as target, so
     ``fit(X)`` needs no ``y``.
+
+    Parameters
+    ----------
+    masked_validation : bool, default=False
+        Whether the validation loss, which early stopping watches, is that
+        of the training objective of masking noise: with a module trained
+        with ``noise_type="masking"``, each validation row has a share
+        ``noise`` of its inputs hidden (zeroed) and the loss compares the
+        output with the clean row. The same cells are hidden at every epoch
+        (drawn from ``VALIDATION_MASK_SEED``), so that epochs are compared
+        on one task. Without it, a network trained to restore hidden cells
+        is judged on rebuilding whole rows, which the start at PCA does
+        better, and training stops before it learns anything.
+    **kwargs
+        skorch's ``NeuralNet`` parameters.
     """
+
+    #: Seed of the cells hidden in the validation rows (``masked_validation``).
+    VALIDATION_MASK_SEED = 0
+
+    def __init__(self, *args, masked_validation=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.masked_validation = masked_validation
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        # Early stopping scores the starting weights before the first epoch.
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self._reset_validation_masks()
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
+        self._reset_validation_masks()
+
+    def _reset_validation_masks(self):
+        self.validation_masks_ = torch.Generator().manual_seed(
+            self.VALIDATION_MASK_SEED
+        )
+
+    def validation_step(self, batch, **fit_params):
+        """skorch's validation step, or with ``masked_validation`` the loss of
+        restoring the clean rows from rows with inputs hidden."""
+        module = self.trained_module()
+        if not (
+            self.masked_validation
+            and module.noise_type == "masking"
+            and module.noise > 0
+        ):
+            return super().validation_step(batch, **fit_params)
+        Xi, observed = batch
+        # Drawn on the CPU, whatever the device, so that every device hides
+        # the same cells.
+        hidden = torch.rand(Xi.shape, generator=self.validation_masks_) < module.noise
+        inputs = Xi.masked_fill(hidden.to(Xi.device), 0.0)
+        self.module_.eval()
+        self.criterion_.eval()
+        with torch.no_grad():
+            y_pred = self.infer(inputs, **fit_params)
+            loss = self.get_loss(y_pred, observed, X=Xi, training=False)
+        return {"loss": loss, "y_pred": y_pred}
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """skorch's ``partial_fit``, except that Ctrl-C stops it.

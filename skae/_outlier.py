@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skae._base import _BaseAutoencoder
 from skae._blocks import take_rows
+from skae._callbacks import diverged
 from skae._inference import NonFiniteOutputError
 from skae._losses import feature_errors, output_to_data, row_means
 from skae._missing import has_missing, mask_missing, observed_row_means
@@ -708,8 +709,8 @@ default="residual"
             scores = self._score_samples(X)
             calibration_scores = self._score_samples(calibration)
         except NonFiniteOutputError:
-            raise self._diverged(
-                "the trained network outputs inf or NaN on training rows"
+            raise diverged(
+                self, "the trained network outputs inf or NaN on training rows"
             ) from None
         threshold = Threshold(self.contamination, self.false_positive_rate)
         threshold.fit(scores, calibration_scores)
