@@ -3,7 +3,9 @@ and the seeded run of its ``partial_fit``.
 
 skorch is customised through the extension points its documentation names
 (skorch's "Customization" guide): ``get_loss`` (the input is the target),
-``train_step_single`` and ``get_default_callbacks``; an
+``train_step_single``, ``validation_step`` (masked, for the imputer), the
+net's own ``on_train_begin`` / ``on_epoch_begin`` / ``on_train_end`` hooks
+(which reset the masks) and ``get_default_callbacks``; an
 ``iterator_train`` / ``iterator_valid`` class
 (:class:`skae._data.TensorBatches`); and callbacks
 (:mod:`skae._callbacks`). ``partial_fit`` is overridden in one respect only:
@@ -134,6 +136,12 @@ class AutoencoderNet(NeuralNet):
             net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
         )
         self._reset_validation_masks()
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        # The masks are drawn again at the next training: a fitted net
+        # keeps no generator.
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        vars(self).pop("validation_masks_", None)
 
     def _reset_validation_masks(self):
         self.validation_masks_ = torch.Generator().manual_seed(

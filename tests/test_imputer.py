@@ -94,7 +94,7 @@ def test_early_stopping_judges_the_masked_task_it_trains_on():
     # (the benchmark's missing-at-random pattern). A network trained with
     # masking noise but judged on rebuilding whole rows never beats its PCA
     # start there, stops after n_iter_no_change epochs and fills the column
-    # badly (normalised RMSE 0.88 with noise=0.1); judged on restoring the
+    # badly (normalised RMSE 0.90); judged on restoring the
     # hidden inputs of held-out rows, it trains on and fills it well (0.25;
     # 0.12 without masking noise, which is better on this one column).
     from sklearn.datasets import load_breast_cancer

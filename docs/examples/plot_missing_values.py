@@ -91,11 +91,12 @@ print(f"skae's imputer: n_fill_passes_ = {imputers['skae'].n_fill_passes_}")
 # IterativeImputer fill far better than the mean and the nearest
 # neighbours. Over the 12 real tables of the project's benchmark
 # (``benchmarks/README.md``, "Missing values") skae fills better than
-# KNNImputer and this IterativeImputer, and, but with half the cells
-# missing, less well than an IterativeImputer of ExtraTreesRegressor, which
-# is several times slower. This table is one where it does not beat the
-# BayesianRidge IterativeImputer: its 30 features are nearly linear in
-# each other.
+# KNNImputer, better than this IterativeImputer with cells missing
+# completely at random (slightly worse with one column missing where
+# another is high), and, but with half the cells missing, less well than
+# an IterativeImputer of ExtraTreesRegressor, which is several times
+# slower. This table is one where it does not beat the BayesianRidge
+# IterativeImputer: its 30 features are nearly linear in each other.
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.barh(list(errors), list(errors.values()), color="tab:blue")
 ax.axvline(1.0, color="grey", linestyle=":")
@@ -144,4 +145,4 @@ plt.show()
 # %%
 # Over the project's 12 tables the 90% interval of the draws holds 82-84%
 # of the hidden values, a little less than IterativeImputer's with
-# ``sample_posterior=True`` (85%), in a tenth of its time on average.
+# ``sample_posterior=True`` (85%), in a tenth of its time (median).
