@@ -144,9 +144,10 @@ class AutoencoderNet(NeuralNet):
         vars(self).pop("validation_masks_", None)
 
     def _reset_validation_masks(self):
-        self.validation_masks_ = torch.Generator().manual_seed(
-            self.VALIDATION_MASK_SEED
-        )
+        if self.masked_validation:
+            self.validation_masks_ = torch.Generator().manual_seed(
+                self.VALIDATION_MASK_SEED
+            )
 
     def validation_step(self, batch, **fit_params):
         """skorch's validation step, or with ``masked_validation`` the loss of
