@@ -231,6 +231,7 @@ class _BaseAutoencoder(BaseEstimator):
                 valid_rows,
                 from_start=start is not None,
                 incremental=incremental,
+                fill=fill,
             )
         else:
             net, scaling = one_pass_at_a_time(self.net_), self._feature_scaling()
@@ -356,9 +357,10 @@ class _BaseAutoencoder(BaseEstimator):
     #: What ``scaling="auto"`` means with ``loss="mse"``.
     _auto_scaling = "standard"
 
-    #: Whether early stopping watches the loss of masked held-out rows
+    #: Whether the network trains to impute: masking noise writes each
+    #: feature's starting fill, and early stopping judges the masked task
     #: (see :class:`skae._net.AutoencoderNet`).
-    _masked_validation = False
+    _trains_to_impute = False
 
     def _scaling_method(self):
         if self.scaling == "auto":

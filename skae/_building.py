@@ -21,7 +21,15 @@ OPTIMIZERS = {
 
 
 def build_net(
-    estimator, network, network_kwargs, device, valid, *, from_start, incremental
+    estimator,
+    network,
+    network_kwargs,
+    device,
+    valid,
+    *,
+    from_start,
+    incremental,
+    fill=None,
 ):
     """The skorch net that trains ``estimator``'s network, not initialized.
 
@@ -44,6 +52,9 @@ def build_net(
     incremental : bool
         Whether the net trains pass by pass (``partial_fit``): one epoch per
         call, not watched by early stopping.
+    fill : ndarray of shape (n_features,), default=None
+        The value a missing cell starts from, in scaled units: what masking
+        noise writes in a hidden input when the estimator trains to impute.
 
     Returns
     -------
@@ -110,6 +121,7 @@ def build_net(
         module__variational=estimator.variational,
         module__noise=estimator.noise,
         module__noise_type=estimator.noise_type,
+        module__mask_value=fill if estimator._trains_to_impute else None,
         criterion=AutoencoderLoss,
         criterion__loss=estimator.loss,
         criterion__sparsity=estimator.sparsity,
@@ -125,7 +137,7 @@ def build_net(
         train_split=None if valid is None else predefined_split(valid),
         callbacks=callbacks,
         verbose=int(verbose),
-        masked_validation=estimator._masked_validation,
+        masked_validation=estimator._trains_to_impute,
         **net_kwargs,
     )
 

@@ -127,19 +127,13 @@ default="residual"
         Weight of an L1 penalty on the code, for a sparse autoencoder.
 
     noise : float, default=0.2
-        Input corruption while training: the probability of zeroing each
+        Input corruption while training: the probability of hiding each
         input for ``noise_type="masking"``, or the standard deviation of
-        Gaussian noise (in scaled units). Zero, in the scaled units of the
-        default standard scaling, is the feature's mean, the value a missing
-        cell starts from: masking hides observed cells as if they were
-        missing, and the loss asks the network to restore them from the
-        others, which is the imputation it does (also with
-        ``scaling="global"``). With ``loss="bce"``, ``scaling="minmax"`` or
-        ``scaling=None``, zero is not the mean (for min-max scaling it is
-        the minimum) and masking teaches a wrong fill:
-        in a check on breast cancer and diabetes it raised the error
-        (normalised RMSE 0.54 to 0.66 and 0.95 to 1.03 with 10% missing);
-        pass ``noise=0.0`` there. Never applied by :meth:`transform`.
+        Gaussian noise (in scaled units). A hidden input holds the value a
+        missing cell starts from, the feature's mean, whatever the
+        ``scaling``: masking hides observed cells as if they were missing,
+        and the loss asks the network to restore them from the others,
+        which is the imputation it does. Never applied by :meth:`transform`.
         ``0.0`` trains to rebuild the observed cells only, as
         :class:`AutoencoderTransformer` does. 0.2 was chosen, from
         0.1 to 0.3, on the imputation benchmark's data sets and patterns (12
@@ -357,8 +351,9 @@ default="residual"
 
     _auto_scaling = "standard"
 
-    # Trained to restore hidden cells, it is judged on doing so.
-    _masked_validation = True
+    # Trained to restore hidden cells from their starting fill, it is judged
+    # on doing so.
+    _trains_to_impute = True
 
     def __init__(
         self,

@@ -297,9 +297,14 @@ class Autoencoder(nn.Module):
     noise : float, default=0.0
         Strength of the input corruption applied in training mode only: the
         standard deviation of added Gaussian noise, or the probability of
-        zeroing each input for masking noise.
+        hiding each input for masking noise.
     noise_type : {"gaussian", "masking"}, default="gaussian"
         Kind of input corruption.
+    mask_value : array-like of shape (n_features,), default=None
+        What masking noise writes in a hidden input: zero for ``None``, or
+        each feature's value (for the imputer, the value a missing cell
+        starts from, in the units the network sees). Kept as a buffer that
+        moves with the module and is not part of its ``state_dict``.
 
     Notes
     -----
@@ -315,12 +320,16 @@ class Autoencoder(nn.Module):
         variational=False,
         noise=0.0,
         noise_type="gaussian",
+        mask_value=None,
     ):
         super().__init__()
         self.network = network(**(network_kwargs or {}))
         self.variational = variational
         self.noise = noise
         self.noise_type = noise_type
+        if mask_value is not None:
+            mask_value = torch.as_tensor(mask_value, dtype=torch.float32)
+        self.register_buffer("mask_value", mask_value, persistent=False)
 
     def corrupt(self, x):
         """Return ``x`` with training noise; the identity in evaluation mode."""
@@ -328,8 +337,14 @@ class Autoencoder(nn.Module):
             return x
         if self.noise_type == "gaussian":
             return x + self.noise * torch.randn_like(x)
-        keep = torch.rand_like(x) >= self.noise
-        return x * keep
+        return self.hide(x, torch.rand_like(x) < self.noise)
+
+    def hide(self, x, hidden):
+        """``x`` with the inputs where ``hidden`` is true replaced by
+        ``mask_value`` (zero when it is ``None``)."""
+        if self.mask_value is None:
+            return x * ~hidden
+        return torch.where(hidden, self.mask_value.to(x.dtype), x)
 
     def encode_distribution(self, x):
         """Return ``(mean, log_var)``; ``log_var`` is ``None`` unless variational."""

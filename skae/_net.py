@@ -109,7 +109,8 @@ class AutoencoderNet(NeuralNet):
         Whether the validation loss, which early stopping watches, is that
         of the training objective of masking noise: with a module trained
         with ``noise_type="masking"``, each validation row has a share
-        ``noise`` of its inputs hidden (zeroed) and the loss compares the
+        ``noise`` of its inputs hidden (as the module's ``hide`` does) and
+        the loss compares the
         output with the clean row. The same cells are hidden at every epoch
         (drawn from ``VALIDATION_MASK_SEED``), so that epochs are compared
         on one task. Without it, a network trained to restore hidden cells
@@ -163,7 +164,7 @@ class AutoencoderNet(NeuralNet):
         # Drawn on the CPU, whatever the device, so that every device hides
         # the same cells.
         hidden = torch.rand(Xi.shape, generator=self.validation_masks_) < module.noise
-        inputs = Xi.masked_fill(hidden.to(Xi.device), 0.0)
+        inputs = module.hide(Xi, hidden.to(Xi.device))
         self.module_.eval()
         self.criterion_.eval()
         with torch.no_grad():

@@ -7,7 +7,7 @@ import torch
 from sklearn.datasets import load_diabetes
 from sklearn.impute import KNNImputer, SimpleImputer
 
-from skae import AutoencoderImputer
+from skae import AutoencoderImputer, AutoencoderTransformer
 
 FAST = {"max_iter": 5, "batch_size": 16, "random_state": 0}
 
@@ -110,6 +110,34 @@ def test_early_stopping_judges_the_masked_task_it_trains_on():
     error = np.sqrt(np.mean((filled - X)[holes] ** 2)) / np.nanstd(X_holes[:, 2])
     assert imputer.n_iter_ > imputer.n_iter_no_change
     assert error < 0.4
+
+
+@pytest.mark.parametrize("params", [{}, {"loss": "bce"}, {"scaling": None}])
+def test_masking_hides_an_input_behind_its_starting_fill(params):
+    # What a hidden input holds while training is what a missing cell holds
+    # when it is filled: the feature's mean, in the units the network sees.
+    # With min-max scaling (loss="bce") or none that is not zero, which
+    # masking wrote before (and which made its fills worse there).
+    X_holes, _ = _with_holes(_low_rank(200) + 5.0, 0.2)
+    if params.get("loss") == "bce":
+        X_holes = (X_holes - np.nanmin(X_holes)) / (
+            np.nanmax(X_holes) - np.nanmin(X_holes)
+        )
+    imputer = AutoencoderImputer(**FAST, **params).fit(X_holes)
+    module = imputer.net_.module_
+    starting_fill = (np.nanmean(X_holes, axis=0) - imputer.center_) / imputer.scale_
+    np.testing.assert_allclose(module.mask_value.numpy(), starting_fill, atol=1e-6)
+    x = torch.ones(3, X_holes.shape[1])
+    hidden = torch.zeros_like(x, dtype=torch.bool)
+    hidden[:, 2] = True
+    hidden_out = module.hide(x, hidden)
+    np.testing.assert_allclose(hidden_out[:, 2].numpy(), starting_fill[2], atol=1e-6)
+    assert torch.equal(hidden_out[:, :2], x[:, :2])
+    # The transformer's masking noise zeroes inputs, as it always did.
+    transformer = AutoencoderTransformer(
+        n_components=2, noise=0.2, noise_type="masking", max_iter=1
+    ).fit(np.nan_to_num(X_holes))
+    assert transformer.net_.module_.mask_value is None
 
 
 def test_masked_validation_hides_the_same_cells_at_every_epoch():
