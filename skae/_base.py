@@ -15,13 +15,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from skae._building import (
     OPTIMIZERS,
-    build_net,
     device_name,
-    one_pass_at_a_time,
-    training_device,
+    first_pass_plan,
+    next_pass_plan,
 )
 from skae._callbacks import NonFiniteLossError, diverged, validation_scores
-from skae._data import rows_on_device, split_rows
 from skae._inference import (
     NonFiniteOutputError,
     activation_values_per_row,
@@ -36,15 +34,12 @@ from skae._missing import (
     filling,
     has_missing,
     mask_missing,
-    observed_means,
     observed_row_means,
-    scaled_fill,
 )
 from skae._modules import ACTIVATIONS
 from skae._net import AutoencoderNet, run_training
-from skae._network import ARCHITECTURES, estimator_network
+from skae._network import ARCHITECTURES
 from skae._scaling import FeatureScaling, feature_range
-from skae._start import pca_start
 from skae._utils import (
     Count,
     check_partial_fit,
@@ -179,69 +174,17 @@ class _BaseAutoencoder(BaseEstimator):
         """
         first_pass = not (incremental and hasattr(self, "net_"))
         random_state = fit_random_state(self, X, incremental)
-        index_valid = None
-        start = None
         missing = check_missing(X, first_pass=first_pass)
         if first_pass:
-            n_samples, n_features = X.shape
-            n_components = self._resolve_n_components(n_features)
-            network, network_kwargs = estimator_network(self, n_features, n_components)
-            device = training_device(self)
-            scaling = FeatureScaling.fit(
-                X, self._scaling_method(), clip=self.loss == "bce", missing=missing
-            )
-            if self.loss == "bce":
-                scaling.check_unit_interval(X, scaling_name=self.scaling)
-            # What fills a missing cell first, in scaled units: the mean of
-            # the feature's training values. Kept for new rows with missing
-            # cells, whether or not the training rows had any.
-            fill = scaled_fill(scaling, observed_means(X))
-            seed = random_state.randint(np.iinfo(np.int32).max)
-            index_train = index_monitored = None
-            if self.early_stopping and not incremental:
-                index_train, index_valid = split_rows(
-                    n_samples, self.validation_fraction, random_state
-                )
-                index_monitored = index_valid
-            left_out = self._rows_left_out(n_samples, index_valid)
-            if left_out is not None:
-                index_monitored = np.setdiff1d(index_valid, left_out)
-            start = pca_start(
-                X,
-                scaling,
-                network,
-                n_components,
-                self.loss,
-                missing=missing,
-                leave_out=left_out,
-            )
-            train_rows, valid_rows = rows_on_device(
-                X,
-                device,
-                scaling,
-                index_train,
-                index_monitored,
-                fill if missing else None,
-            )
-            net = build_net(
-                self,
-                network,
-                network_kwargs,
-                device,
-                valid_rows,
-                from_start=start is not None,
-                incremental=incremental,
-                fill=fill,
-            )
+            plan = first_pass_plan(self, X, random_state, incremental, missing)
         else:
-            net, scaling = one_pass_at_a_time(self.net_), self._feature_scaling()
-            fill = self._missing_fill
-            seed = random_state.randint(np.iinfo(np.int32).max)
-            train_rows, _ = rows_on_device(
-                X, net.device, scaling, None, None, fill if missing else None
-            )
+            plan = next_pass_plan(self, X, random_state, missing)
+        net, scaling, fill, seed = plan.net, plan.scaling, plan.fill, plan.seed
+        index_valid, valid_rows = plan.index_valid, plan.valid_rows
         try:
-            run_training(net, train_rows, seed=seed, initialize=first_pass, start=start)
+            run_training(
+                net, plan.train_rows, seed=seed, initialize=first_pass, start=plan.start
+            )
         except NonFiniteLossError as exc:
             raise diverged(self, f"the {self.loss} loss became {exc.loss}") from None
         # The validation split holds the training data: drop it so that the

@@ -1,23 +1,126 @@
-"""Building the skorch net of a fit: its callbacks, optimizer, device and
-accelerator."""
+"""Building what a fit trains: the scaling, the rows and their validation
+split, the start at PCA, and the skorch net with its callbacks, optimizer,
+device and accelerator."""
 
 import copy
 import functools
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
 from skae._callbacks import EarlyStopping, EpochLog, StopOnNonFiniteLoss
-from skae._data import TensorBatches
+from skae._data import TensorBatches, rows_on_device, split_rows
 from skae._losses import AutoencoderLoss
+from skae._missing import observed_means, scaled_fill
 from skae._modules import Autoencoder
+from skae._network import estimator_network
+from skae._scaling import FeatureScaling
+from skae._start import pca_start
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
 }
+
+
+@dataclass
+class FitPlan:
+    """What one ``fit``, or one ``partial_fit`` pass, trains and with what.
+
+    Attributes
+    ----------
+    net : AutoencoderNet
+        The net to train: new on a first pass, the fitted one after.
+    scaling : FeatureScaling
+        The scaling the network sees the rows through.
+    fill : ndarray of shape (n_features,)
+        The value a missing cell starts from, in scaled units.
+    seed : int
+        The seed of the pass's weights, shuffling and noise.
+    train_rows, valid_rows : skae._data.ScaledRows
+        The rows trained on, and those early stopping monitors (``None``
+        without).
+    index_valid : ndarray of int or None
+        All rows held out from training (the monitored ones and those the
+        estimator leaves out of it), in the order drawn; ``None`` without.
+    start : callable or None
+        Sets the starting weights to PCA's (see :func:`skae._start.pca_start`).
+    """
+
+    net: Any
+    scaling: FeatureScaling
+    fill: np.ndarray
+    seed: int
+    train_rows: Any
+    valid_rows: Any = None
+    index_valid: np.ndarray = None
+    start: Any = None
+
+
+def first_pass_plan(estimator, X, random_state, incremental, missing):
+    """The :class:`FitPlan` of a ``fit``, or of the first ``partial_fit``.
+
+    Draws the seed, then the validation split, from ``random_state``, in
+    that order.
+    """
+    n_samples, n_features = X.shape
+    n_components = estimator._resolve_n_components(n_features)
+    network, network_kwargs = estimator_network(estimator, n_features, n_components)
+    device = training_device(estimator)
+    loss = estimator.loss
+    scaling = FeatureScaling.fit(
+        X, estimator._scaling_method(), clip=loss == "bce", missing=missing
+    )
+    if loss == "bce":
+        scaling.check_unit_interval(X, scaling_name=estimator.scaling)
+    # What fills a missing cell first, in scaled units: the mean of the
+    # feature's training values. Kept for new rows with missing cells,
+    # whether or not the training rows had any.
+    fill = scaled_fill(scaling, observed_means(X))
+    seed = random_state.randint(np.iinfo(np.int32).max)
+    index_train = index_valid = index_monitored = None
+    if estimator.early_stopping and not incremental:
+        index_train, index_valid = split_rows(
+            n_samples, estimator.validation_fraction, random_state
+        )
+        index_monitored = index_valid
+    left_out = estimator._rows_left_out(n_samples, index_valid)
+    if left_out is not None:
+        index_monitored = np.setdiff1d(index_valid, left_out)
+    start = pca_start(
+        X, scaling, network, n_components, loss, missing=missing, leave_out=left_out
+    )
+    train_rows, valid_rows = rows_on_device(
+        X, device, scaling, index_train, index_monitored, fill if missing else None
+    )
+    net = build_net(
+        estimator,
+        network,
+        network_kwargs,
+        device,
+        valid_rows,
+        from_start=start is not None,
+        incremental=incremental,
+        fill=fill,
+    )
+    return FitPlan(net, scaling, fill, seed, train_rows, valid_rows, index_valid, start)
+
+
+def next_pass_plan(estimator, X, random_state, missing):
+    """The :class:`FitPlan` of a ``partial_fit`` pass after the first: the
+    fitted net, one epoch at a time, and the scaling and fill of the first."""
+    net = one_pass_at_a_time(estimator.net_)
+    scaling, fill = estimator._feature_scaling(), estimator._missing_fill
+    seed = random_state.randint(np.iinfo(np.int32).max)
+    train_rows, _ = rows_on_device(
+        X, net.device, scaling, None, None, fill if missing else None
+    )
+    return FitPlan(net, scaling, fill, seed, train_rows)
 
 
 def build_net(
