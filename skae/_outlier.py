@@ -21,6 +21,7 @@ from skae._outlier_score import (
     calibrates_apart,
     conformal_pvalues,
     reference_rows,
+    scaled_variance,
 )
 from skae._utils import (
     Count,
@@ -584,18 +585,16 @@ default="residual"
             ).to(torch.float64)
 
         values = self._predict(scale_rows, errors_and_outputs)
-        # What the network sees, in float64: the reference of the floors.
-        scaled = (scale_rows - self.center_) / self.scale_
         if has_missing(scale_rows):
             # The scales are those of observed cells only, as scores are.
             values = mask_missing(values, np.hstack([scale_rows, scale_rows]))
-            variance = np.nanmean(np.nanvar(scaled, axis=0))
-        else:
-            variance = np.mean(scaled.var(axis=0))
+        # The reference of the floors.
+        variance = scaled_variance(scale_rows, self.center_, self.scale_)
         fraction = 0.1 if self.contamination == "auto" else self.contamination
         self.reconstruction_term_ = ReconstructionTerm(loss).fit(
             values[:, :n_features], values[:, n_features:], variance, fraction
         )
+        del values
         self.code_term_ = None
         if self.density_components is None or len(density_rows) < 2:
             return

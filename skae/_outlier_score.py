@@ -23,7 +23,9 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
+from skae._blocks import blocks
 from skae._losses import feature_errors, output_to_data
+from skae._missing import has_missing
 
 #: Weight of the code term, relative to the reconstruction term: both are
 #: measured in units of their interquartile range over the training rows.
@@ -97,10 +99,14 @@ class ReconstructionTerm:
         abnormality = errors.mean(axis=1)
         for _ in range(2):
             kept = np.argsort(abnormality, kind="stable")[:n_kept]
-            self.error_scale_ = with_floor(errors[kept].mean(axis=0), variance)
-            self.output_center_ = outputs[kept].mean(axis=0)
-            self.output_scale_ = with_floor(outputs[kept].var(axis=0), variance)
-            abnormality = self.score(errors, outputs).mean(axis=1)
+            self.error_scale_ = with_floor(
+                column_statistic(np.mean, errors, kept), variance
+            )
+            self.output_center_ = column_statistic(np.mean, outputs, kept)
+            self.output_scale_ = with_floor(
+                column_statistic(np.var, outputs, kept), variance
+            )
+            abnormality = self._row_statistic(np.mean, errors, outputs)
         return self
 
     def _fit_observed(self, errors, outputs, variance, n_kept):
@@ -109,17 +115,30 @@ class ReconstructionTerm:
         with warnings.catch_warnings():
             # A feature missing from every kept row: filled below.
             warnings.simplefilter("ignore", RuntimeWarning)
-            abnormality = np.nanmean(errors, axis=1)
+            abnormality = np.concatenate(
+                [np.nanmean(e, axis=1) for e in blocks(errors, 2)]
+            )
             for _ in range(2):
                 kept = np.argsort(abnormality, kind="stable")[:n_kept]
-                error_scale = _observed(np.nanmean(errors[kept], axis=0))
-                output_center = _observed(np.nanmean(outputs[kept], axis=0))
-                output_scale = _observed(np.nanvar(outputs[kept], axis=0))
+                error_scale = _observed(column_statistic(np.nanmean, errors, kept))
+                output_center = _observed(column_statistic(np.nanmean, outputs, kept))
+                output_scale = _observed(column_statistic(np.nanvar, outputs, kept))
                 self.error_scale_ = with_floor(error_scale, variance)
                 self.output_center_ = output_center
                 self.output_scale_ = with_floor(output_scale, variance)
-                abnormality = np.nanmean(self.score(errors, outputs), axis=1)
+                abnormality = self._row_statistic(np.nanmean, errors, outputs)
         return self
+
+    def _row_statistic(self, statistic, errors, outputs):
+        """``statistic(self.score(errors, outputs), axis=1)``, block by
+        block of rows: the temporaries of the score stay within
+        ``working_memory``, not a few times the size of ``errors``."""
+        return np.concatenate(
+            [
+                statistic(self.score(e, o), axis=1)
+                for e, o in zip(blocks(errors, 3), blocks(outputs, 3), strict=True)
+            ]
+        )
 
     def score(self, errors, outputs):
         """The term of each feature, from numpy errors and reconstructions."""
@@ -391,6 +410,40 @@ def calibrates_apart(held_out):
     """Whether enough rows are held out for :func:`reference_rows` to keep
     the calibration rows apart from every row the score is fitted on."""
     return held_out is not None and len(held_out) >= 2 * MIN_REFERENCE_ROWS
+
+
+def column_statistic(statistic, values, rows):
+    """``statistic(values[rows], axis=0)``, a few columns at a time.
+
+    The copy of the rows then stays a fraction of ``values``. Columns go in
+    groups of at least 8: the reduction over rows adds them in the same order
+    as over all columns at once, so the result is the same to the bit.
+    """
+    groups = np.array_split(np.arange(values.shape[1]), max(1, values.shape[1] // 8))
+    return np.concatenate(
+        [statistic(values[rows, g[0] : g[-1] + 1], axis=0) for g in groups]
+    )
+
+
+def scaled_variance(X, center, scale):
+    """Mean over features of the variance of ``(X - center) / scale`` in
+    float64, what the network sees; of the observed cells where ``X`` has
+    NaN. Computed a few columns at a time (see :func:`column_statistic`)."""
+    center = np.broadcast_to(center, X.shape[1:])
+    scale = np.broadcast_to(scale, X.shape[1:])
+    if has_missing(X):
+        mean, variance = np.nanmean, np.nanvar
+    else:
+        mean, variance = np.mean, np.var
+    groups = np.array_split(np.arange(X.shape[1]), max(1, X.shape[1] // 8))
+    return mean(
+        np.concatenate(
+            [
+                variance((X[:, g[0] : g[-1] + 1] - center[g]) / scale[g], axis=0)
+                for g in groups
+            ]
+        )
+    )
 
 
 def _thinned(rows):

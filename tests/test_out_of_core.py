@@ -262,3 +262,50 @@ def test_peak_memory_stays_well_below_a_memmap(tmp_path):
     )
     peak_kb = int(out.stdout.split()[-1])
     assert peak_kb < 0.75 * file_kb
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_score_scales_are_learned_in_blocks_to_the_bit(missing):
+    # The detector learns its scales from float64 errors and reconstructions
+    # of up to 10,000 reference rows: a copy of all of them, or temporaries
+    # the size of all of them, once pushed a 64 MB memory map's peak past
+    # three quarters of the file. Blocks must not change a bit of the result.
+    import tracemalloc
+
+    from skae._outlier_score import ReconstructionTerm, scaled_variance
+
+    rng = np.random.RandomState(0)
+    n_rows, n_features = 4000, 160
+    values = rng.lognormal(size=(n_rows, 2 * n_features))
+    if missing:
+        values[rng.uniform(size=values.shape) < 0.1] = np.nan
+    errors, outputs = values[:, :n_features], values[:, n_features:]
+    mean, var = (np.nanmean, np.nanvar) if missing else (np.mean, np.var)
+
+    tracemalloc.start()
+    try:
+        term = ReconstructionTerm("mse").fit(errors, outputs, 1.0, 0.1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.25 * values.nbytes
+
+    # The same two rounds, written with whole-array temporaries.
+    abnormality = mean(errors, axis=1)
+    for _ in range(2):
+        kept = np.argsort(abnormality, kind="stable")[:3600]
+        error_scale = mean(errors[kept], axis=0)
+        center = mean(outputs[kept], axis=0)
+        spread = var(outputs[kept], axis=0)
+        floor = lambda v: np.maximum(v, 0.01 * v.mean())  # noqa: E731
+        error_scale, spread = floor(error_scale), floor(spread)
+        abnormality = mean(
+            errors / error_scale + (outputs - center) ** 2 / spread, axis=1
+        )
+    np.testing.assert_array_equal(term.error_scale_, error_scale)
+    np.testing.assert_array_equal(term.output_center_, center)
+    np.testing.assert_array_equal(term.output_scale_, spread)
+
+    X = values[:, :n_features].astype(np.float32)
+    center, scale = rng.normal(size=n_features), rng.lognormal(size=n_features)
+    assert scaled_variance(X, center, scale) == mean(var((X - center) / scale, axis=0))
