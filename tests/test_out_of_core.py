@@ -239,29 +239,32 @@ print(status_kb("VmHWM") - before)
     not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc"
 )
 def test_peak_memory_stays_well_below_a_memmap(tmp_path):
-    # 64 MB of rows, fitted and scored in a fresh process with the system's
+    # 128 MB of rows, fitted and scored in a fresh process with the system's
     # default allocator: the process's peak resident memory, file pages and
     # heap together, stays well below the file. (Outputs kept batch by batch
     # between large temporaries once let glibc's heap grow past the file.)
+    # Part of the peak does not grow with the file (about 35 MB here: the
+    # detector's reference rows, at most 10,000, and what the heap keeps),
+    # so the file is large enough for that part to be a minor share of it.
     import subprocess
 
     rng = np.random.RandomState(0)
     path = tmp_path / "X.f32"
     with open(path, "wb") as file:
-        for _ in range(8):
+        for _ in range(16):
             X = rng.normal(size=(32_768, 4)) @ rng.normal(size=(4, 64))
             X.astype(np.float32).tofile(file)
     file_kb = path.stat().st_size / 1024
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run(
-        [sys.executable, "-c", _PEAK_CHILD, str(path), str(8 * 32_768)],
+        [sys.executable, "-c", _PEAK_CHILD, str(path), str(16 * 32_768)],
         capture_output=True,
         text=True,
         env=env,
         check=True,
     )
     peak_kb = int(out.stdout.split()[-1])
-    assert peak_kb < 0.75 * file_kb
+    assert peak_kb < 0.5 * file_kb
 
 
 @pytest.mark.parametrize("missing", [False, True])
