@@ -93,6 +93,9 @@ CANDIDATES = {
     "linear": lambda X, **params: AutoencoderOutlierDetector(
         architecture="linear", **params
     ),
+    "half or 0.9 code": lambda X, **params: AutoencoderOutlierDetector(
+        n_components=max(1, X.shape[1] // 2, variance_components(X)), **params
+    ),
 }
 CANDIDATE_LABELS = {
     "default": "AutoencoderOutlierDetector with its defaults",
@@ -102,6 +105,10 @@ CANDIDATE_LABELS = {
         "scaled training rows"
     ),
     "linear": 'architecture="linear"',
+    "half or 0.9 code": (
+        "n_components = the larger of n_features // 2 and the smallest k "
+        "keeping 90% of the variance of the scaled training rows"
+    ),
 }
 
 
