@@ -55,6 +55,11 @@ DETECTORS = {
         "learning_rate_init": 3e-3,
     },
 }
+#: Candidates whose code size depends on the data: name -> function of the
+#: number of features giving ``n_components``.
+CODE_SIZES = {
+    "half code (the rule before)": lambda n: max(1, n // 2),
+}
 #: Ensemble candidates: ``SubsampleEnsemble`` parameters.
 ENSEMBLES = {
     "ensemble 10 x 256 rows": {"n_estimators": 10, "max_samples": 256},
@@ -104,7 +109,7 @@ def settings_for(args):
         "contaminated": (_anomalies.CONTAMINATIONS, seeds),
         "calibration": seeds,
         "reduction": (REDUCTION_COMPONENTS, seeds),
-        "detectors": (*DETECTORS, *ENSEMBLES),
+        "detectors": (*DETECTORS, *CODE_SIZES, *ENSEMBLES),
         "transformers": tuple(TRANSFORMERS),
     }
 
@@ -112,6 +117,26 @@ def settings_for(args):
 # ----------------------------------------------------------------------
 # Detectors
 # ----------------------------------------------------------------------
+class CodeSizeDetector:
+    """The default detector with ``n_components = code_size(n_features)``."""
+
+    def __init__(self, code_size, **params):
+        self.code_size = code_size
+        self.params = params
+
+    def fit(self, X):
+        n_components = self.code_size(X.shape[1])
+        self.detector_ = AutoencoderOutlierDetector(n_components, **self.params)
+        self.detector_.fit(X)
+        return self
+
+    def score_samples(self, X):
+        return self.detector_.score_samples(X)
+
+    def predict(self, X):
+        return self.detector_.predict(X)
+
+
 class SubsampleEnsemble:
     """Default detectors fitted on random subsamples, their scores averaged.
 
@@ -189,6 +214,10 @@ def make_detector(name, contamination, seed):
     elif name in ENSEMBLES:
         det = SubsampleEnsemble(
             contamination=contamination, random_state=seed, **ENSEMBLES[name]
+        )
+    elif name in CODE_SIZES:
+        det = CodeSizeDetector(
+            CODE_SIZES[name], contamination=contamination, random_state=seed
         )
     else:
         det = AutoencoderOutlierDetector(
@@ -435,10 +464,21 @@ def main(argv=None):
     parser.add_argument(
         "--part", choices=["all", "detector", "transformer"], default="all"
     )
+    parser.add_argument(
+        "--detectors",
+        default="",
+        help="comma-separated detector candidates to run (default: the mode's)",
+    )
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     progress = _common.Progress(NAME)
     settings = settings_for(args)
+    if args.detectors:
+        chosen = args.detectors.split(",")
+        unknown = set(chosen) - {*DETECTORS, *CODE_SIZES, *ENSEMBLES}
+        if unknown:
+            parser.error(f"unknown detector candidates {sorted(unknown)}")
+        settings["detectors"] = tuple(chosen)
     warnings.filterwarnings("ignore", module="pyod")
     with _common.limit_threads(args.threads):
         started, git = _common.utc_now(), _common.git_state()
@@ -460,7 +500,8 @@ def main(argv=None):
             settings={
                 "mode": _common.mode_name(args),
                 "detector candidates": {
-                    k: {**DETECTORS, **ENSEMBLES}[k] for k in settings["detectors"]
+                    k: {**DETECTORS, **ENSEMBLES}.get(k, "n_components from n_features")
+                    for k in settings["detectors"]
                 },
                 "baselines": list(BASELINES),
                 "transformer candidates": {

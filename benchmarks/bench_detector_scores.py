@@ -54,7 +54,10 @@ FULL_SPLITS = 3
 #: The two code sizes: the bench_protocols candidate each detector is.
 CODES = {"default code": "skae", "90% code": "skae pca 0.9 code"}
 CODE_LABELS = {
-    "default code": "`n_components=None` (n_features // 2), the default",
+    "default code": (
+        "`n_components=None` (the larger of n_features // 2 and the 90% "
+        "code), the default"
+    ),
     "90% code": (
         "`n_components` = the smallest k keeping 90% of the variance of the "
         "scaled training rows"

@@ -19,7 +19,7 @@ from skae._missing import observed_means, scaled_fill
 from skae._modules import Autoencoder
 from skae._network import estimator_network
 from skae._scaling import FeatureScaling
-from skae._start import pca_start
+from skae._start import pca_start, principal_decomposition
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -69,8 +69,6 @@ def first_pass_plan(estimator, X, random_state, incremental, missing):
     that order.
     """
     n_samples, n_features = X.shape
-    n_components = estimator._resolve_n_components(n_features)
-    network, network_kwargs = estimator_network(estimator, n_features, n_components)
     device = training_device(estimator)
     loss = estimator.loss
     scaling = FeatureScaling.fit(
@@ -81,7 +79,8 @@ def first_pass_plan(estimator, X, random_state, incremental, missing):
     # What fills a missing cell first, in scaled units: the mean of the
     # feature's training values. Kept for new rows with missing cells,
     # whether or not the training rows had any.
-    fill = scaled_fill(scaling, observed_means(X))
+    means = observed_means(X)
+    fill = scaled_fill(scaling, means)
     seed = random_state.randint(np.iinfo(np.int32).max)
     index_train = index_valid = index_monitored = None
     if estimator.early_stopping and not incremental:
@@ -92,8 +91,24 @@ def first_pass_plan(estimator, X, random_state, incremental, missing):
     left_out = estimator._rows_left_out(n_samples, index_valid)
     if left_out is not None:
         index_monitored = np.setdiff1d(index_valid, left_out)
+
+    @functools.cache
+    def decomposition():
+        # Missing cells at their feature's mean: the PCA start refines them.
+        rows = np.where(np.isnan(X), means, X) if missing else X
+        return principal_decomposition(rows, scaling, left_out)
+
+    n_components = estimator._resolve_n_components(n_features, decomposition)
+    network, network_kwargs = estimator_network(estimator, n_features, n_components)
     start = pca_start(
-        X, scaling, network, n_components, loss, missing=missing, leave_out=left_out
+        X,
+        scaling,
+        network,
+        n_components,
+        loss,
+        missing=missing,
+        leave_out=left_out,
+        decomposition=decomposition,
     )
     train_rows, valid_rows = rows_on_device(
         X, device, scaling, index_train, index_monitored, fill if missing else None

@@ -601,7 +601,7 @@ default="residual"
             raise
         return self._feature_scaling().inverse(filled, X.dtype)
 
-    def _resolve_n_components(self, n_features):
+    def _resolve_n_components(self, n_features, decomposition):
         if self.n_components is None:
             return max(1, n_features // 2)
         return self.n_components

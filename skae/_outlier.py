@@ -23,6 +23,7 @@ from skae._outlier_score import (
     reference_rows,
     scaled_variance,
 )
+from skae._start import components_keeping
 from skae._utils import (
     Count,
     check_partial_fit,
@@ -30,6 +31,10 @@ from skae._utils import (
     explained_available_if,
     restore_on_failure,
 )
+
+#: With ``n_components=None``, the code keeps at least this share of the
+#: variance of the scaled training rows, as ``PCA(n_components=0.9)`` does.
+VARIANCE_KEPT = 0.9
 
 
 class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
@@ -61,8 +66,12 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
     Parameters
     ----------
     n_components : int or None, default=None
-        Size of the code. ``None`` uses ``max(1, n_features // 2)``, half the
-        number of features.
+        Size of the code. ``None`` uses the larger of ``n_features // 2``
+        and the number of principal components that keep 90% of the
+        variance of the training rows as the network sees them (what
+        ``PCA(n_components=0.9)`` keeps; the calibration rows left out,
+        missing cells at their feature's mean): half the features, or more
+        where the variance is spread over more directions than that.
 
     contamination : "auto" or float, default="auto"
         Expected proportion of outliers in the training data, which sets the
@@ -790,9 +799,10 @@ default="residual"
             return None
         return reference_rows(n_samples, held_out)[1]
 
-    def _resolve_n_components(self, n_features):
+    def _resolve_n_components(self, n_features, decomposition):
         if self.n_components is None:
-            return max(1, n_features // 2)
+            kept = components_keeping(decomposition(), VARIANCE_KEPT)
+            return max(1, n_features // 2, kept)
         return self.n_components
 
 

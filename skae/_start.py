@@ -16,7 +16,15 @@ from skae._modules import ResidualAutoencoder
 
 
 def pca_start(
-    X, scaling, network, n_components, loss, *, missing=False, leave_out=None
+    X,
+    scaling,
+    network,
+    n_components,
+    loss,
+    *,
+    missing=False,
+    leave_out=None,
+    decomposition=None,
 ):
     """The function that sets a network's starting weights to PCA's, or None.
 
@@ -39,6 +47,10 @@ def pca_start(
     leave_out : ndarray of int, default=None
         Sorted indices of rows of ``X`` the axes are not computed from (the
         detector's calibration rows); ``None`` for none.
+    decomposition : callable, default=None
+        Returns :func:`principal_decomposition` of the rows (the caller
+        caches it), so that it is computed once when the code size is
+        chosen from it too; not used with ``missing``.
 
     Returns
     -------
@@ -47,12 +59,15 @@ def pca_start(
         sets the linear path of its network to the principal axes; ``None``
         for networks that have no PCA start.
     """
-    # With "bce" the output is a logit, which PCA's reconstruction is not.
-    if network is not ResidualAutoencoder or loss != "mse":
+    if not has_pca_start(network, loss):
         return None
     if missing:
         X = filled_for_start(X, scaling, n_components, principal_axes, leave_out)
-    mean, components = principal_axes(X, scaling, n_components, leave_out)
+        mean, components = principal_axes(X, scaling, n_components, leave_out)
+    elif decomposition is None:
+        mean, components = principal_axes(X, scaling, n_components, leave_out)
+    else:
+        mean, components = leading_axes(decomposition(), n_components)
 
     def start(module):
         module.network.start_at(mean, components)
@@ -60,18 +75,16 @@ def pca_start(
     return start
 
 
-def principal_axes(X, scaling, n_components, leave_out=None):
-    """Mean and principal axes of the rows of ``X`` as the network sees them.
+def has_pca_start(network, loss):
+    """Whether a network of class ``network`` trained with ``loss`` starts
+    at PCA's solution."""
+    # With "bce" the output is a logit, which PCA's reconstruction is not.
+    return network is ResidualAutoencoder and loss == "mse"
 
-    The start of :class:`skae._modules.ResidualAutoencoder`: its linear path
-    is set to this projection, so that training starts from PCA. Computed in
-    float64, the way scikit-learn's ``PCA`` chooses by default: from the
-    eigenvectors of the covariance matrix, summed block by block, for tall
-    data (at most 1,000 features and at least 10 rows per feature) and data
-    larger than one block of ``working_memory``; otherwise by scikit-learn's
-    ``PCA`` (``svd_solver="full"``) of the scaled rows. The covariance needs
-    memory for one block and an ``n_features`` square; the decomposition,
-    several float64 copies of the data.
+
+def principal_axes(X, scaling, n_components, leave_out=None):
+    """Mean and leading principal axes of the rows of ``X`` as the network
+    sees them: :func:`leading_axes` of :func:`principal_decomposition`.
 
     Parameters
     ----------
@@ -92,6 +105,43 @@ def principal_axes(X, scaling, n_components, leave_out=None):
         Orthonormal rows, in decreasing order of variance, each with the sign
         that makes its largest entry positive (as scikit-learn's ``PCA``).
     """
+    decomposition = principal_decomposition(X, scaling, leave_out)
+    return leading_axes(decomposition, n_components)
+
+
+def principal_decomposition(X, scaling, leave_out=None):
+    """Mean, principal axes and their variances of the rows of ``X`` as the
+    network sees them.
+
+    The start of :class:`skae._modules.ResidualAutoencoder`: its linear path
+    is set to the leading axes, so that training starts from PCA. Computed
+    in float64, the way scikit-learn's ``PCA`` chooses by default: from the
+    eigenvectors of the covariance matrix, summed block by block, for tall
+    data (at most 1,000 features and at least 10 rows per feature) and data
+    larger than one block of ``working_memory``; otherwise by scikit-learn's
+    ``PCA`` (``svd_solver="full"``) of the scaled rows. The covariance needs
+    memory for one block and an ``n_features`` square; the decomposition,
+    several float64 copies of the data.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Unscaled rows.
+    scaling : FeatureScaling
+        The scaling the network sees the rows through.
+    leave_out : ndarray of int, default=None
+        Sorted indices of rows of ``X`` left out of the computation.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,)
+    axes : ndarray of shape (n_axes, n_features)
+        Every axis the decomposition finds (at most ``n_features``), in
+        decreasing order of variance, each with the sign that makes its
+        largest entry positive (as scikit-learn's ``PCA``).
+    variances : ndarray of shape (n_axes,)
+        The variance of the rows along each axis.
+    """
     keep = None
     n_samples, n_features = X.shape
     if leave_out is not None:
@@ -103,7 +153,7 @@ def principal_axes(X, scaling, n_components, leave_out=None):
         rows = X if keep is None else X[keep]
         scaled = (np.asarray(rows, dtype=np.float64) - scaling.center) / scaling.scale
         pca = PCA(svd_solver="full", copy=False).fit(scaled)
-        mean, axes = pca.mean_, pca.components_
+        mean, axes, variances = pca.mean_, pca.components_, pca.explained_variance_
     else:
         # scikit-learn's PCA forms the covariance from X.T @ X in one pass,
         # which loses the variance of features far from zero, and needs all
@@ -118,13 +168,33 @@ def principal_axes(X, scaling, n_components, leave_out=None):
             centred = _scaled(block, scaling)
             centred -= mean
             products += centred.T @ centred
-        _, vectors = np.linalg.eigh(products / n_samples)
-        axes = vectors[:, ::-1].T
+        values, vectors = np.linalg.eigh(products / n_samples)
+        axes, variances = vectors[:, ::-1].T, np.maximum(values[::-1], 0.0)
     # scikit-learn's sign convention, as its PCA applies it.
-    _, axes = svd_flip(None, axes[:n_components], u_based_decision=False)
-    components = np.zeros((n_components, n_features))
-    components[: len(axes)] = axes
+    _, axes = svd_flip(None, axes, u_based_decision=False)
+    return mean, axes, variances
+
+
+def leading_axes(decomposition, n_components):
+    """The mean and the first ``n_components`` axes of a
+    :func:`principal_decomposition`, zeros beyond its axes."""
+    mean, axes, _ = decomposition
+    components = np.zeros((n_components, len(mean)))
+    kept = axes[:n_components]
+    components[: len(kept)] = kept
     return mean, components
+
+
+def components_keeping(decomposition, fraction):
+    """Fewest leading axes of a :func:`principal_decomposition` that keep
+    ``fraction`` of the variance, as ``PCA(n_components=fraction)`` picks
+    them; 1 for rows without variance."""
+    variances = decomposition[2]
+    total = variances.sum()
+    if not total > 0:
+        return 1
+    kept = np.cumsum(variances) / total
+    return int(min(np.searchsorted(kept, fraction, side="right") + 1, len(kept)))
 
 
 def _kept_blocks(X, keep):

@@ -295,10 +295,11 @@ def test_bench_detector_scores_quick(tmp_path):
     assert (runs["error"] == "").all()
     assert runs["roc_auc"].between(0, 1).all()
     assert set(runs["method"]) == set(bench.METHODS)
-    # The default code has n_features // 2 values; the 90% code its own size.
+    # The default code has at least n_features // 2 values and at least the
+    # 90% code's.
     detectors = runs[runs["code"] != "PCA"]
     default = detectors[detectors["code"] == "default code"]
-    assert (default["n_components"] == default["n_features"] // 2).all()
+    assert (default["n_components"] >= default["n_features"] // 2).all()
     assert (detectors["n_components"] >= 1).all()
     diffs = pd.read_csv(tmp_path / "differences.csv")
     assert "default" not in set(diffs["method"])

@@ -83,8 +83,28 @@ def test_autoencoder_outlier_detector_fit_predict(curve_with_outliers):
     np.testing.assert_array_equal(labels, det.predict(X_train))
 
 
-def test_autoencoder_outlier_detector_default_n_components(curve_with_outliers):
+@pytest.mark.parametrize(
+    "shape, rank",
+    [((50, 3), None), ((50, 20), None), ((200, 10), None), ((200, 10), 2)],
+)
+def test_default_code_keeps_half_the_features_or_90_percent_of_the_variance(
+    shape, rank
+):
+    # n_components=None: the larger of n_features // 2 and the code size
+    # PCA(n_components=0.9) picks on the standardised rows. (200 rows: the
+    # eigenvectors of the covariance; 50 rows: scikit-learn's PCA.)
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
     rng = np.random.RandomState(0)
-    det = AutoencoderOutlierDetector(max_iter=1, random_state=0)
-    assert det.fit(rng.normal(size=(50, 3))).n_components_ == 1
-    assert det.fit(rng.normal(size=(50, 20))).n_components_ == 10
+    X = rng.normal(size=shape)
+    if rank is not None:
+        X = X[:, :rank] @ rng.normal(size=(rank, shape[1]))
+        X += 0.01 * rng.normal(size=shape)
+    kept = PCA(n_components=0.9).fit(StandardScaler().fit_transform(X)).n_components_
+    det = AutoencoderOutlierDetector(max_iter=1, random_state=0).fit(X)
+    assert det.n_components_ == max(shape[1] // 2, kept)
+    if rank is not None:
+        assert det.n_components_ == shape[1] // 2
+    else:
+        assert det.n_components_ > shape[1] // 2
