@@ -299,9 +299,12 @@ default="residual"
         score (the other half is what early stopping monitors and gives the
         scales of ``reconstruction_term_``); only the feature scaling's
         statistics and, for data with missing cells, the features' means
-        that first fill them include them. All training
-        rows when fewer than 40 are held out (with ``early_stopping=False``,
-        and for :meth:`partial_fit` the rows of the last call). At most
+        that first fill them include them. With 20 to 39 rows
+        held out, too few to halve, all of them (they then also give the
+        scales, the PCA start includes them and early stopping monitors
+        them); all training rows when
+        fewer than 20 are held out (with ``early_stopping=False``, and for
+        :meth:`partial_fit` the rows of the last call). At most
         10,000 of them, evenly spaced. Rows the network or the score was
         fitted on score better than new rows, which makes p-values from
         them too small (more normal rows flagged than asked).
@@ -320,9 +323,10 @@ default="residual"
           with the same floor as ``error_scale_``.
 
         The reference rows are half of the rows held out for early stopping
-        (the other half calibrates, see ``calibration_scores_``), or all
-        training rows when fewer than 40 are held out (for
-        :meth:`partial_fit`, the rows of the last call), at most 10,000 of
+        (the other half calibrates, see ``calibration_scores_``); all of
+        them when 20 to 39 are held out; all training rows when fewer than
+        20 are (for :meth:`partial_fit`, the rows of the last call); at
+        most 10,000 of
         them evenly spaced, without a fraction ``contamination`` (0.1 for
         ``"auto"``) of them that look most like outliers.
 

@@ -392,17 +392,25 @@ def reference_rows(n_samples, held_out):
     start or its early stopping, so their scores are those of new rows:
     anything fitted on the calibration rows would fit them better than new
     rows, most with many features, and more new normal rows would be
-    flagged than ``false_positive_rate`` asks. With fewer rows held out (or
-    none), all three are all the rows. Each is evenly thinned to at most
-    ``MAX_REFERENCE_ROWS``.
+    flagged than ``false_positive_rate`` asks. With between
+    ``MIN_REFERENCE_ROWS`` and twice that held out, too few to halve, all of
+    them give both the scales and the calibration: scales learned on rows
+    the network trained on would be those of rows it may have memorised
+    (with more features than rows, it can), and new normal rows would score
+    far worse than the training rows that set ``offset_``. With fewer rows
+    held out (or none), all three are all the rows. Each is evenly thinned
+    to at most ``MAX_REFERENCE_ROWS``.
     """
     everything = np.arange(n_samples)
-    if not calibrates_apart(held_out):
+    if held_out is None or len(held_out) < MIN_REFERENCE_ROWS:
         rows = (everything, everything, everything)
     else:
-        # held_out is a random subset: alternate rows split it at random.
         trained = np.setdiff1d(everything, held_out, assume_unique=True)
-        rows = (held_out[0::2], held_out[1::2], trained)
+        if calibrates_apart(held_out):
+            # held_out is a random subset: alternate rows split it at random.
+            rows = (held_out[0::2], held_out[1::2], trained)
+        else:
+            rows = (held_out, held_out, trained)
     return tuple(_thinned(r) for r in rows)
 
 

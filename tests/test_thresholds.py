@@ -35,6 +35,19 @@ def test_calibration_rows_are_half_the_held_out_rows(calibrated, normal_rows):
     assert np.all(np.diff(calibrated.calibration_scores_) >= 0)
 
 
+@pytest.mark.parametrize("n_rows, n_calibration", [(300, 30), (150, 150)])
+def test_too_few_held_out_rows_to_halve_all_calibrate(n_rows, n_calibration):
+    # 30 rows held out of 300: too few to halve (40), all of them calibrate
+    # and give the scales, rather than the training rows, which a network
+    # with more features than rows can memorise (on ODDS arrhythmia, 271
+    # rows of 274 features, scales learned on them flagged 55% of new
+    # inliers at contamination=0.15). 15 of 150: fewer than 20, all rows.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n_rows, 5))
+    det = AutoencoderOutlierDetector(max_iter=2, random_state=0).fit(X)
+    assert len(det.calibration_scores_) == n_calibration
+
+
 def test_early_stopping_monitors_only_the_held_out_rows_that_do_not_calibrate(
     calibrated,
 ):
