@@ -60,12 +60,20 @@ def test_imputations_beat_the_mean_and_the_nearest_neighbours_on_low_rank_data()
     assert errors["AutoencoderImputer"] < 0.3 * errors["SimpleImputer"]
 
 
+def test_default_code_is_twice_as_wide_as_the_data():
+    X = np.random.RandomState(0).normal(size=(60, 5))
+    X[::4, 1] = np.nan
+    imputer = AutoencoderImputer(max_iter=1, random_state=0).fit(X)
+    assert imputer.n_components_ == 10
+
+
 def test_masking_noise_fills_a_real_table_better_than_rebuilding_observed_cells():
     # The default hides a fifth of the inputs while training, so that the
     # network learns to restore cells from the others. On ODDS letter (its
     # first 1,500 rows, 32 features, 30% of cells missing) that fills better
     # than a network trained to rebuild the observed cells only (noise=0):
-    # normalised RMSE 0.54 against 0.62 here.
+    # normalised RMSE 0.55 against 1.00 here (through the default code, twice
+    # as wide as the data, a network that sees every input copies it).
     from scipy.io import loadmat
 
     from tests.conftest import SHARED_DATA
