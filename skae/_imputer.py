@@ -42,6 +42,9 @@ class AutoencoderImputer(TransformerMixin, _BaseAutoencoder):
         data, since a network that sees a share ``noise`` of each row's
         inputs hidden cannot copy its input through the code, and a wide
         code rebuilt the hidden cells best on the imputation benchmark.
+        With ``variational=True``, ``None`` uses ``max(1, n_features // 2)``:
+        there the KL term penalises every value of the code, and a code of
+        ``2 * n_features`` filled worse than the mean on the benchmark.
 
     missing_values : int, float or np.nan, default=np.nan
         The placeholder for the missing values. All occurrences of
@@ -602,6 +605,8 @@ default="residual"
 
     def _resolve_n_components(self, n_features, decomposition):
         if self.n_components is None:
+            if self.variational:
+                return max(1, n_features // 2)
             return 2 * n_features
         return self.n_components
 

@@ -60,11 +60,15 @@ def test_imputations_beat_the_mean_and_the_nearest_neighbours_on_low_rank_data()
     assert errors["AutoencoderImputer"] < 0.3 * errors["SimpleImputer"]
 
 
-def test_default_code_is_twice_as_wide_as_the_data():
+def test_default_code_is_twice_as_wide_as_the_data_unless_variational():
     X = np.random.RandomState(0).normal(size=(60, 5))
     X[::4, 1] = np.nan
     imputer = AutoencoderImputer(max_iter=1, random_state=0).fit(X)
     assert imputer.n_components_ == 10
+    # A variational code pays a KL term for each of its values: half the
+    # features.
+    imputer = AutoencoderImputer(max_iter=1, variational=True, random_state=0)
+    assert imputer.fit(X).n_components_ == 2
 
 
 def test_masking_noise_fills_a_real_table_better_than_rebuilding_observed_cells():
