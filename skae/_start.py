@@ -86,24 +86,11 @@ def principal_axes(X, scaling, n_components, leave_out=None):
     """Mean and leading principal axes of the rows of ``X`` as the network
     sees them: :func:`leading_axes` of :func:`principal_decomposition`.
 
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        Unscaled rows.
-    scaling : FeatureScaling
-        The scaling the network sees the rows through.
-    n_components : int
-        Number of axes. Beyond the rank of the data, the extra axes are
-        zeros: those codes carry nothing until training uses them.
-    leave_out : ndarray of int, default=None
-        Sorted indices of rows of ``X`` left out of the computation.
-
-    Returns
-    -------
-    mean : ndarray of shape (n_features,)
-    components : ndarray of shape (n_components, n_features)
-        Orthonormal rows, in decreasing order of variance, each with the sign
-        that makes its largest entry positive (as scikit-learn's ``PCA``).
+    ``X``, ``scaling`` and ``leave_out`` are those of
+    :func:`principal_decomposition`; ``n_components`` is the number of axes
+    (beyond the rank of the data, the extra axes are zeros: those codes
+    carry nothing until training uses them). Returns ``mean`` of shape
+    (n_features,) and ``components`` of shape (n_components, n_features).
     """
     decomposition = principal_decomposition(X, scaling, leave_out)
     return leading_axes(decomposition, n_components)
