@@ -279,9 +279,10 @@ class _BaseAutoencoder(BaseEstimator):
             raise diverged(self, "the trained network outputs inf or NaN") from None
 
     def _resolve_n_components(self, n_features, decomposition):
-        """The code size; ``decomposition()`` gives the principal axes and
-        variances of the scaled training rows
-        (:func:`skae._start.principal_decomposition`)."""
+        """The code size. ``decomposition()`` gives the principal axes and
+        variances of the rows PCA's start is computed on
+        (:func:`skae._start.principal_decomposition`); ``decomposition`` is
+        ``None`` for networks without that start."""
         return self.n_components
 
     def _rows_left_out(self, n_samples, index_valid):

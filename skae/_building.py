@@ -19,7 +19,7 @@ from skae._missing import observed_means, scaled_fill
 from skae._modules import Autoencoder
 from skae._network import estimator_network
 from skae._scaling import FeatureScaling
-from skae._start import pca_start, principal_decomposition
+from skae._start import has_pca_start, pca_start, principal_decomposition
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -98,18 +98,23 @@ def first_pass_plan(estimator, X, random_state, incremental, missing):
         rows = np.where(np.isnan(X), means, X) if missing else X
         return principal_decomposition(rows, scaling, left_out)
 
-    n_components = estimator._resolve_n_components(n_features, decomposition)
-    network, network_kwargs = estimator_network(estimator, n_features, n_components)
-    start = pca_start(
-        X,
-        scaling,
-        network,
-        n_components,
-        loss,
-        missing=missing,
-        leave_out=left_out,
-        decomposition=decomposition,
+    # Only a network that starts at PCA's solution computes the
+    # decomposition, once, for its start and for a code size chosen from it.
+    starts_at_pca = has_pca_start(estimator.architecture, loss)
+    n_components = estimator._resolve_n_components(
+        n_features, decomposition if starts_at_pca else None
     )
+    network, network_kwargs = estimator_network(estimator, n_features, n_components)
+    start = None
+    if starts_at_pca:
+        start = pca_start(
+            X,
+            scaling,
+            n_components,
+            missing=missing,
+            leave_out=left_out,
+            decomposition=decomposition,
+        )
     train_rows, valid_rows = rows_on_device(
         X, device, scaling, index_train, index_monitored, fill if missing else None
     )

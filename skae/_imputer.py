@@ -38,13 +38,15 @@ class AutoencoderImputer(TransformerMixin, _BaseAutoencoder):
     Parameters
     ----------
     n_components : int or None, default=None
-        Size of the code. ``None`` uses ``2 * n_features``: wider than the
-        data, since a network that sees a share ``noise`` of each row's
-        inputs hidden cannot copy its input through the code, and a wide
-        code rebuilt the hidden cells best on the imputation benchmark.
-        With ``variational=True``, ``None`` uses ``max(1, n_features // 2)``:
-        there the KL term penalises every value of the code, and a code of
-        ``2 * n_features`` filled worse than the mean on the benchmark.
+        Size of the code. ``None`` uses ``2 * n_features`` for the default
+        network (``architecture="residual"``, ``variational=False``): wider
+        than the data, since a network that sees a share ``noise`` of each
+        row's inputs hidden cannot copy its input through the code, and a
+        wide code rebuilt the hidden cells best on the imputation
+        benchmark. Otherwise ``None`` uses ``max(1, n_features // 2)``: with
+        ``variational=True`` the KL term penalises every value of the code,
+        and a code of ``2 * n_features`` filled worse than the mean on the
+        benchmark; the other architectures were not compared.
 
     missing_values : int, float or np.nan, default=np.nan
         The placeholder for the missing values. All occurrences of
@@ -604,11 +606,11 @@ default="residual"
         return self._feature_scaling().inverse(filled, X.dtype)
 
     def _resolve_n_components(self, n_features, decomposition):
-        if self.n_components is None:
-            if self.variational:
-                return max(1, n_features // 2)
+        if self.n_components is not None:
+            return self.n_components
+        if self.architecture == "residual" and not self.variational:
             return 2 * n_features
-        return self.n_components
+        return max(1, n_features // 2)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -66,12 +66,16 @@ class AutoencoderOutlierDetector(OutlierMixin, _BaseAutoencoder):
     Parameters
     ----------
     n_components : int or None, default=None
-        Size of the code. ``None`` uses the larger of ``n_features // 2``
-        and the number of principal components that keep 90% of the
-        variance of the training rows as the network sees them (what
-        ``PCA(n_components=0.9)`` keeps; the calibration rows left out,
-        missing cells at their feature's mean): half the features, or more
-        where the variance is spread over more directions than that.
+        Size of the code. ``None`` uses ``max(1, n_features // 2)``, and
+        for the networks that start at PCA's solution
+        (``architecture="residual"`` with ``loss="mse"``, the defaults) the
+        larger of that and the number of principal components that keep
+        90% of the variance of the rows the start is computed on, as the
+        network sees them (what ``PCA(n_components=0.9)`` keeps; the
+        calibration rows left out when they are apart, see
+        ``calibration_scores_``; missing cells at their feature's mean):
+        half the features, or more where the variance is spread over more
+        directions than that. Other networks compute no decomposition.
 
     contamination : "auto" or float, default="auto"
         Expected proportion of outliers in the training data, which sets the
@@ -236,7 +240,8 @@ default="residual"
         one (at most 10,000, evenly spaced) calibrates ``false_positive_rate``
         and :meth:`pvalues` (see ``calibration_scores_``); early stopping
         monitors the others, which also give the scales of the score. With
-        fewer, early stopping monitors all of them.
+        20 to 39, early stopping monitors all of them, and all of them give
+        the scales and calibrate; with fewer, the training rows do.
 
     n_iter_no_change : int, default=10
         Number of epochs without improvement before training stops.
@@ -804,10 +809,12 @@ default="residual"
         return reference_rows(n_samples, held_out)[1]
 
     def _resolve_n_components(self, n_features, decomposition):
-        if self.n_components is None:
-            kept = components_keeping(decomposition(), VARIANCE_KEPT)
-            return max(1, n_features // 2, kept)
-        return self.n_components
+        if self.n_components is not None:
+            return self.n_components
+        half = max(1, n_features // 2)
+        if decomposition is None:
+            return half
+        return max(half, components_keeping(decomposition(), VARIANCE_KEPT))
 
 
 def _row_means_of(terms):

@@ -18,15 +18,15 @@ from skae._modules import ResidualAutoencoder
 def pca_start(
     X,
     scaling,
-    network,
     n_components,
-    loss,
     *,
     missing=False,
     leave_out=None,
     decomposition=None,
 ):
-    """The function that sets a network's starting weights to PCA's, or None.
+    """The function that sets a network's starting weights to PCA's.
+
+    For the networks that have that start (see :func:`has_pca_start`).
 
     Parameters
     ----------
@@ -34,12 +34,8 @@ def pca_start(
         Unscaled training rows.
     scaling : FeatureScaling
         The scaling the network sees the rows through.
-    network : type
-        The torch module class of the encoder and decoder.
     n_components : int
         Size of the code.
-    loss : {"mse", "bce"}
-        The estimator's ``loss``.
     missing : bool, default=False
         Whether ``X`` holds NaN: the axes are then those of the rows
         filled by iterative PCA imputation (see
@@ -54,13 +50,10 @@ def pca_start(
 
     Returns
     -------
-    start : callable or None
+    start : callable
         Called with the initialized :class:`skae._modules.Autoencoder`, it
-        sets the linear path of its network to the principal axes; ``None``
-        for networks that have no PCA start.
+        sets the linear path of its network to the principal axes.
     """
-    if not has_pca_start(network, loss):
-        return None
     if missing:
         X = filled_for_start(X, scaling, n_components, principal_axes, leave_out)
         mean, components = principal_axes(X, scaling, n_components, leave_out)
@@ -75,11 +68,15 @@ def pca_start(
     return start
 
 
-def has_pca_start(network, loss):
-    """Whether a network of class ``network`` trained with ``loss`` starts
-    at PCA's solution."""
-    # With "bce" the output is a logit, which PCA's reconstruction is not.
-    return network is ResidualAutoencoder and loss == "mse"
+def has_pca_start(architecture, loss):
+    """Whether the network of ``architecture`` trained with ``loss`` starts
+    at PCA's solution: :class:`skae._modules.ResidualAutoencoder` does,
+    unless the output is a logit (``loss="bce"``), which PCA's
+    reconstruction is not."""
+    residual = architecture is ResidualAutoencoder or (
+        isinstance(architecture, str) and architecture == "residual"
+    )
+    return residual and loss == "mse"
 
 
 def principal_axes(X, scaling, n_components, leave_out=None):

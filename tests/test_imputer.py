@@ -69,6 +69,9 @@ def test_default_code_is_twice_as_wide_as_the_data_unless_variational():
     # features.
     imputer = AutoencoderImputer(max_iter=1, variational=True, random_state=0)
     assert imputer.fit(X).n_components_ == 2
+    # The other networks were not compared: half the features, as before.
+    imputer = AutoencoderImputer(max_iter=1, architecture="mlp", random_state=0)
+    assert imputer.fit(X).n_components_ == 2
 
 
 def test_masking_noise_fills_a_real_table_better_than_rebuilding_observed_cells():

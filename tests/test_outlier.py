@@ -108,3 +108,7 @@ def test_default_code_keeps_half_the_features_or_90_percent_of_the_variance(
         assert det.n_components_ == shape[1] // 2
     else:
         assert det.n_components_ > shape[1] // 2
+    # Networks without PCA's start take half the features.
+    for params in ({"architecture": "mlp"}, {"loss": "bce", "scaling": "minmax"}):
+        other = AutoencoderOutlierDetector(max_iter=1, random_state=0, **params)
+        assert other.fit(X).n_components_ == shape[1] // 2
