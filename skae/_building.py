@@ -108,12 +108,7 @@ def first_pass_plan(estimator, X, random_state, incremental, missing):
     start = None
     if starts_at_pca:
         start = pca_start(
-            X,
-            scaling,
-            n_components,
-            missing=missing,
-            leave_out=left_out,
-            decomposition=decomposition,
+            X, scaling, n_components, decomposition, missing=missing, leave_out=left_out
         )
     train_rows, valid_rows = rows_on_device(
         X, device, scaling, index_train, index_monitored, fill if missing else None

@@ -427,9 +427,8 @@ def column_statistic(statistic, values, rows):
     groups of at least 8: the reduction over rows adds them in the same order
     as over all columns at once, so the result is the same to the bit.
     """
-    groups = np.array_split(np.arange(values.shape[1]), max(1, values.shape[1] // 8))
     return np.concatenate(
-        [statistic(values[rows, g[0] : g[-1] + 1], axis=0) for g in groups]
+        [statistic(values[rows, g], axis=0) for g in _column_groups(values.shape[1])]
     )
 
 
@@ -443,15 +442,21 @@ def scaled_variance(X, center, scale):
         mean, variance = np.nanmean, np.nanvar
     else:
         mean, variance = np.mean, np.var
-    groups = np.array_split(np.arange(X.shape[1]), max(1, X.shape[1] // 8))
     return mean(
         np.concatenate(
             [
-                variance((X[:, g[0] : g[-1] + 1] - center[g]) / scale[g], axis=0)
-                for g in groups
+                variance((X[:, g] - center[g]) / scale[g], axis=0)
+                for g in _column_groups(X.shape[1])
             ]
         )
     )
+
+
+def _column_groups(n_columns):
+    """Consecutive slices of at least 8 columns (all of them when there are
+    fewer than 16) covering ``n_columns``."""
+    edges = np.linspace(0, n_columns, max(1, n_columns // 8) + 1).astype(int)
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
 def _thinned(rows):

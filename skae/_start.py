@@ -16,13 +16,7 @@ from skae._modules import ResidualAutoencoder
 
 
 def pca_start(
-    X,
-    scaling,
-    n_components,
-    *,
-    missing=False,
-    leave_out=None,
-    decomposition=None,
+    X, scaling, n_components, decomposition, *, missing=False, leave_out=None
 ):
     """The function that sets a network's starting weights to PCA's.
 
@@ -36,6 +30,10 @@ def pca_start(
         The scaling the network sees the rows through.
     n_components : int
         Size of the code.
+    decomposition : callable
+        Returns :func:`principal_decomposition` of the rows (the caller
+        caches it), so that it is computed once when the code size is
+        chosen from it too; not used with ``missing``.
     missing : bool, default=False
         Whether ``X`` holds NaN: the axes are then those of the rows
         filled by iterative PCA imputation (see
@@ -43,10 +41,6 @@ def pca_start(
     leave_out : ndarray of int, default=None
         Sorted indices of rows of ``X`` the axes are not computed from (the
         detector's calibration rows); ``None`` for none.
-    decomposition : callable, default=None
-        Returns :func:`principal_decomposition` of the rows (the caller
-        caches it), so that it is computed once when the code size is
-        chosen from it too; not used with ``missing``.
 
     Returns
     -------
@@ -56,8 +50,6 @@ def pca_start(
     """
     if missing:
         X = filled_for_start(X, scaling, n_components, principal_axes, leave_out)
-        mean, components = principal_axes(X, scaling, n_components, leave_out)
-    elif decomposition is None:
         mean, components = principal_axes(X, scaling, n_components, leave_out)
     else:
         mean, components = leading_axes(decomposition(), n_components)
@@ -73,10 +65,7 @@ def has_pca_start(architecture, loss):
     at PCA's solution: :class:`skae._modules.ResidualAutoencoder` does,
     unless the output is a logit (``loss="bce"``), which PCA's
     reconstruction is not."""
-    residual = architecture is ResidualAutoencoder or (
-        isinstance(architecture, str) and architecture == "residual"
-    )
-    return residual and loss == "mse"
+    return architecture in ("residual", ResidualAutoencoder) and loss == "mse"
 
 
 def principal_axes(X, scaling, n_components, leave_out=None):
